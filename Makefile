@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# sksteer. The two commands a new user needs:
+#   make demo    the motivating scenario, no setup, no privileges
+#   make check   every test (as root on a fresh Debian 12 it installs what
+#                it needs first)
+
+SUBDIRS := src tools tests examples
+
+.PHONY: all $(SUBDIRS) deps demo check fuzz clean install format
+
+all: $(SUBDIRS)
+
+src:
+	$(MAKE) -C src
+tools examples tests: src
+	$(MAKE) -C $@
+
+deps:
+	@scripts/install-deps build
+
+demo: deps
+	$(MAKE) all
+	tools/sksteer demo
+
+# The last line of the output is the summary "N passed, N failed".
+check: deps
+	@scripts/install-deps test
+	$(MAKE) all
+	@tests/run.sh
+
+fuzz: all
+	$(MAKE) -C tests fuzz
+
+install: all
+	$(MAKE) -C src install
+	$(MAKE) -C tools install
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	for d in $(SUBDIRS); do $(MAKE) -C $$d clean; done

@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libsksteer: steer new connections and datagrams of an SO_REUSEPORT group
+ * to the socket its rules pick, with the kernel's reuseport BPF hook.
+ *
+ * Conventions (the same as libbpf's):
+ *  - objects are opaque and named object__verb;
+ *  - functions returning int return 0 (or a count) on success and a
+ *    negative errno on failure;
+ *  - functions returning a pointer return NULL and set errno on failure;
+ *  - options structs start with a size field and are declared with
+ *    SKSTEER_OPTS() so that old binaries keep working with new fields;
+ *  - the library never writes to stderr itself: every message goes
+ *    through the print callback set with sksteer_set_print().
+ */
+#ifndef __SKSTEER_H
+#define __SKSTEER_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <linux/filter.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef SKSTEER_API
+#define SKSTEER_API __attribute__((visibility("default")))
+#endif
+
+#define SKSTEER_MAJOR_VERSION 0
+#define SKSTEER_MINOR_VERSION 1
+
+SKSTEER_API uint32_t sksteer_major_version(void);
+SKSTEER_API uint32_t sksteer_minor_version(void);
+SKSTEER_API const char *sksteer_version_string(void);
+
+/*
+ * Declare and zero-initialise an options struct, filling in its size:
+ *   SKSTEER_OPTS(sksteer_group_opts, opts, .port = 8080);
+ */
+#define SKSTEER_OPTS(TYPE, NAME, ...)                                        \
+	struct TYPE NAME = ({                                                \
+		memset(&NAME, 0, sizeof(struct TYPE));                       \
+		(struct TYPE){                                               \
+			.sz = sizeof(struct TYPE),                           \
+			__VA_ARGS__                                          \
+		};                                                           \
+	})
+
+enum sksteer_print_level {
+	SKSTEER_WARN,
+	SKSTEER_INFO,
+	SKSTEER_DEBUG,
+};
+
+typedef int (*sksteer_print_fn_t)(enum sksteer_print_level level,
+				  const char *fmt, va_list args);
+
+/*
+ * Set the function that receives every message of the library (errors
+ * with file:line:column, warnings, debug traces). Returns the previous one.
+ * The default prints SKSTEER_WARN and SKSTEER_INFO to stderr. NULL
+ * silences the library.
+ */
+SKSTEER_API sksteer_print_fn_t sksteer_set_print(sksteer_print_fn_t fn);
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                      */
+/* ------------------------------------------------------------------ */
+
+struct sksteer_config;
+struct sksteer_service;
+struct sksteer_pool;
+
+enum sksteer_backend {
+	SKSTEER_BACKEND_DEFAULT = 0, /* whatever the configuration says */
+	SKSTEER_BACKEND_AUTO,	     /* ebpf when permitted, else cbpf */
+	SKSTEER_BACKEND_CBPF,
+	SKSTEER_BACKEND_EBPF,
+};
+
+enum sksteer_target_kind {
+	SKSTEER_TARGET_HASH = 0, /* the kernel's own choice over the group */
+	SKSTEER_TARGET_POOL,	 /* a socket of a pool */
+	SKSTEER_TARGET_DROP,	 /* refuse: TCP RST / ICMP unreachable (eBPF) */
+};
+
+struct sksteer_parse_opts {
+	size_t sz;
+	/*
+	 * Directory against which relative prefix-file paths resolve.
+	 * Default: the directory of the configuration file (for
+	 * sksteer_config__parse_string: the current directory).
+	 */
+	const char *base_dir;
+	/* Port to use instead of the configuration's for every service. */
+	uint16_t port_override;
+	bool has_port_override;
+	size_t :0;
+};
+
+/*
+ * Parse a configuration file (see sksteer.conf(5)). On error every
+ * problem is reported through the print callback as
+ * "FILE:LINE:COLUMN: error: ..." and NULL is returned with errno set
+ * (EINVAL for a malformed file, or the errno of a file that cannot be read).
+ */
+SKSTEER_API struct sksteer_config *
+sksteer_config__parse_file(const char *path,
+			   const struct sksteer_parse_opts *opts);
+/* Same, from memory; @name is used in error messages. */
+SKSTEER_API struct sksteer_config *
+sksteer_config__parse_string(const char *text, size_t len, const char *name,
+			     const struct sksteer_parse_opts *opts);
+SKSTEER_API void sksteer_config__free(struct sksteer_config *cfg);
+
+SKSTEER_API size_t sksteer_config__service_cnt(const struct sksteer_config *cfg);
+SKSTEER_API struct sksteer_service *
+sksteer_config__service(const struct sksteer_config *cfg, size_t idx);
+SKSTEER_API struct sksteer_service *
+sksteer_config__find_service(const struct sksteer_config *cfg,
+			     const char *name);
+
+SKSTEER_API const char *sksteer_service__name(const struct sksteer_service *svc);
+/* IPPROTO_TCP or IPPROTO_UDP */
+SKSTEER_API int sksteer_service__protocol(const struct sksteer_service *svc);
+/* The listen address; *len receives its length. */
+SKSTEER_API const struct sockaddr *
+sksteer_service__listen_addr(const struct sksteer_service *svc,
+			     socklen_t *len);
+/* true when the listen address is [::] without v6only (IPv4 and IPv6) */
+SKSTEER_API bool sksteer_service__dual_stack(const struct sksteer_service *svc);
+SKSTEER_API enum sksteer_backend
+sksteer_service__backend(const struct sksteer_service *svc);
+/* Total number of sockets of the group (all pools). */
+SKSTEER_API unsigned int
+sksteer_service__socket_cnt(const struct sksteer_service *svc);
+SKSTEER_API size_t sksteer_service__rule_cnt(const struct sksteer_service *svc);
+/* The rule as written, normalised (for messages and explain). */
+SKSTEER_API const char *
+sksteer_service__rule_text(const struct sksteer_service *svc, size_t idx);
+SKSTEER_API size_t sksteer_service__pool_cnt(const struct sksteer_service *svc);
+SKSTEER_API struct sksteer_pool *
+sksteer_service__pool(const struct sksteer_service *svc, size_t idx);
+SKSTEER_API struct sksteer_pool *
+sksteer_service__find_pool(const struct sksteer_service *svc,
+			   const char *name);
+
+SKSTEER_API const char *sksteer_pool__name(const struct sksteer_pool *pool);
+/* Number of sockets the pool is declared with. */
+SKSTEER_API unsigned int sksteer_pool__size(const struct sksteer_pool *pool);
+/*
+ * Position of the pool's first socket in a freshly created group: pools in
+ * declaration order, the sockets of a pool consecutive.
+ */
+SKSTEER_API unsigned int sksteer_pool__first(const struct sksteer_pool *pool);
+
+/* ------------------------------------------------------------------ */
+/* Classic BPF program                                                */
+/* ------------------------------------------------------------------ */
+
+struct sksteer_prog;
+
+/* Hard limit of the kernel (BPF_MAXINSNS) for SO_ATTACH_REUSEPORT_CBPF. */
+#define SKSTEER_CBPF_MAX_INSNS 4096
+
+struct sksteer_compile_opts {
+	size_t sz;
+	size_t :0;
+};
+
+/*
+ * Compile the service's rules to a classic BPF program for
+ * SO_ATTACH_REUSEPORT_CBPF, for a group in declaration order. Fails with
+ * EOPNOTSUPP when a rule needs the eBPF backend (drop) and E2BIG when the
+ * program would exceed SKSTEER_CBPF_MAX_INSNS; the reason is printed.
+ */
+SKSTEER_API struct sksteer_prog *
+sksteer_service__compile(const struct sksteer_service *svc,
+			 const struct sksteer_compile_opts *opts);
+SKSTEER_API void sksteer_prog__free(struct sksteer_prog *prog);
+SKSTEER_API size_t sksteer_prog__insn_cnt(const struct sksteer_prog *prog);
+SKSTEER_API const struct sock_filter *
+sksteer_prog__insns(const struct sksteer_prog *prog);
+/*
+ * Disassemble instruction @idx in tcpdump -d style ("ld [x + -1048576]").
+ * Returns the length written (as snprintf) or a negative errno.
+ */
+SKSTEER_API int sksteer_prog__disasm(const struct sksteer_prog *prog,
+				     size_t idx, char *buf, size_t size);
+
+enum sksteer_prog_format {
+	SKSTEER_PROG_TEXT,     /* tcpdump -d style, one instruction a line */
+	SKSTEER_PROG_C,	       /* a struct sock_filter array initialiser */
+	SKSTEER_PROG_BYTECODE, /* iproute2 / xt_bpf: "N,code jt jf k,..." */
+};
+
+SKSTEER_API int sksteer_prog__fprint(const struct sksteer_prog *prog,
+				     enum sksteer_prog_format fmt, FILE *out);
+
+/* ------------------------------------------------------------------ */
+/* Explaining a packet                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A packet as the steering program sees it. Addresses of family AF_INET
+ * use the first four bytes of src/dst.
+ */
+struct sksteer_flow {
+	size_t sz;
+	int family; /* AF_INET or AF_INET6: the IP version of the packet */
+	struct in6_addr src;
+	struct in6_addr dst;
+	uint16_t sport; /* host byte order */
+	uint16_t dport;
+	const void *payload;
+	size_t payload_len;
+	size_t :0;
+};
+
+struct sksteer_verdict {
+	size_t sz;
+	/* index of the rule that decided, -1 for the default */
+	int rule;
+	enum sksteer_target_kind kind;
+	/* the pool, for SKSTEER_TARGET_POOL */
+	const struct sksteer_pool *pool;
+	/* socket position in the group (declaration order), or -1 */
+	int socket;
+	/* socket index within the pool, or -1 */
+	int pool_index;
+	/* classic BPF instructions executed (cBPF evaluation only) */
+	unsigned int insns_executed;
+	size_t :0;
+};
+
+/*
+ * Evaluate @flow against @svc's rules. With @prog (compiled from @svc),
+ * the packet is built and run through a classic BPF interpreter with the
+ * kernel's semantics, so the answer is what the kernel will do; without,
+ * the rules are evaluated directly. Returns 0 or a negative errno.
+ */
+SKSTEER_API int sksteer_service__explain(const struct sksteer_service *svc,
+					 const struct sksteer_prog *prog,
+					 const struct sksteer_flow *flow,
+					 struct sksteer_verdict *verdict);
+
+enum sksteer_cond_kind {
+	SKSTEER_COND_FROM,
+	SKSTEER_COND_TO,
+	SKSTEER_COND_SPORT,
+	SKSTEER_COND_PAYLOAD,
+	SKSTEER_COND_KEY, /* the payload key of "pool NAME by payload" */
+};
+
+struct sksteer_cond_eval {
+	enum sksteer_cond_kind kind;
+	bool match;
+	/* for people: "198.51.100.7 is in 198.51.100.0/24",
+	 * "payload has 3 bytes, the test needs 4" */
+	char detail[160];
+};
+
+/*
+ * Evaluate each condition of rule @idx for @flow, in the order written,
+ * straight from the rule semantics of sksteer.conf(5). Fills at most @max
+ * entries of @evals and returns the number of conditions (possibly more
+ * than @max), or a negative errno.
+ */
+SKSTEER_API int sksteer_service__eval_rule(const struct sksteer_service *svc,
+					   size_t idx,
+					   const struct sksteer_flow *flow,
+					   struct sksteer_cond_eval *evals,
+					   size_t max);
+
+/* ------------------------------------------------------------------ */
+/* Socket groups                                                      */
+/* ------------------------------------------------------------------ */
+
+struct sksteer_group;
+
+struct sksteer_group_opts {
+	size_t sz;
+	/* backend to use instead of the service's */
+	enum sksteer_backend backend;
+	/*
+	 * Create no sockets: the application adds its own with
+	 * sksteer_group__adopt() and then calls sksteer_group__attach().
+	 */
+	bool empty;
+	size_t :0;
+};
+
+/*
+ * Create the service's sockets in group order (pools in declaration order,
+ * the sockets of a pool consecutive), apply each pool's socket options,
+ * bind (and listen for TCP) and attach the steering program. On failure
+ * nothing is left open and NULL is returned with errno set.
+ */
+SKSTEER_API struct sksteer_group *
+sksteer_group__create(const struct sksteer_service *svc,
+		      const struct sksteer_group_opts *opts);
+
+/*
+ * Add a socket the application created itself to the next free position
+ * of @pool (positions fill in group order, so adopt sockets pool by pool
+ * in declaration order). An unbound socket is given the pool's options,
+ * SO_REUSEPORT, bound and (TCP) put in listen state here. A socket that is
+ * already bound must match the service (type, protocol, address, port)
+ * and must have joined the group in the order it is adopted. The group
+ * takes ownership of @fd.
+ */
+SKSTEER_API int sksteer_group__adopt(struct sksteer_group *grp,
+				     const char *pool, int fd);
+/* Compile and attach the program for the current sockets. */
+SKSTEER_API int sksteer_group__attach(struct sksteer_group *grp);
+
+SKSTEER_API const struct sksteer_service *
+sksteer_group__service(const struct sksteer_group *grp);
+/* Port the group listens on (useful when the configuration says 0). */
+SKSTEER_API int sksteer_group__port(const struct sksteer_group *grp);
+/* The backend in use (SKSTEER_BACKEND_CBPF or SKSTEER_BACKEND_EBPF). */
+SKSTEER_API enum sksteer_backend
+sksteer_group__backend(const struct sksteer_group *grp);
+/*
+ * fd of socket @idx of @pool (a pool's indexes never change, also when
+ * other sockets close), -ENOENT if there is none.
+ */
+SKSTEER_API int sksteer_group__fd(const struct sksteer_group *grp,
+				  const char *pool, unsigned int idx);
+/* Current position of that socket in the kernel's group, or -ENOENT. */
+SKSTEER_API int sksteer_group__position(const struct sksteer_group *grp,
+					const char *pool, unsigned int idx);
+/* Number of open sockets. */
+SKSTEER_API unsigned int
+sksteer_group__socket_cnt(const struct sksteer_group *grp);
+
+/*
+ * Close socket @idx of @pool and re-steer the group for the order the
+ * kernel gives it afterwards (the group's last socket moves into the
+ * hole). Refused with -EBUSY when the pool would be left empty and the
+ * backend cannot honour the pool's fallback.
+ */
+SKSTEER_API int sksteer_group__close_socket(struct sksteer_group *grp,
+					    const char *pool,
+					    unsigned int idx);
+
+/* Detach the program and close every socket. */
+SKSTEER_API void sksteer_group__free(struct sksteer_group *grp);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* __SKSTEER_H */

@@ -1,0 +1,1700 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * sksteer.conf(5) parser. Every error is reported as FILE:LINE:COL with
+ * what was expected; after an error the parser skips to the end of the
+ * statement and goes on, so one run reports every problem (up to a limit).
+ * The configuration is only returned when there was no error at all.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "lexer.h"
+
+#define MAX_ERRORS 20
+#define MAX_NAME 64
+
+struct parser {
+	struct sk_lexer lx;
+	struct sk_token tok;
+	const char *file; /* interned */
+	const char *base_dir;
+	struct sksteer_config *cfg;
+	struct sksteer_service *svc; /* being parsed, or NULL */
+	int nerrors;
+	bool port_override;
+	uint16_t port;
+	/* unresolved pool references of the service being parsed */
+	struct pool_ref {
+		char name[MAX_NAME + 1];
+		struct sk_loc loc;
+		enum { REF_RULE, REF_DEFAULT, REF_FALLBACK } kind;
+		size_t idx; /* rule or pool index */
+	} *refs;
+	size_t nrefs;
+	/* text of the statement being recorded (rules), whitespace folded */
+	bool recording;
+	char rec[1024];
+	size_t rec_len;
+};
+
+static void perr(struct parser *p, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void perr(struct parser *p, int line, int col, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	p->nerrors++;
+	if (p->nerrors > MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->nerrors == MAX_ERRORS)
+		sk_warn("%s:%d:%d: error: %s (too many errors, stopping)\n",
+			p->file, line, col, msg);
+	else
+		sk_warn("%s:%d:%d: error: %s\n", p->file, line, col, msg);
+}
+
+#define terr(p, t, ...) perr(p, (t)->line, (t)->col, __VA_ARGS__)
+
+static struct sk_loc tok_loc(struct parser *p, const struct sk_token *t)
+{
+	return (struct sk_loc){ .file = p->file, .line = t->line, .col = t->col };
+}
+
+static const char *intern(struct sksteer_config *cfg, const char *s)
+{
+	char **n;
+	size_t i;
+
+	for (i = 0; i < cfg->nstrings; i++)
+		if (!strcmp(cfg->strings[i], s))
+			return cfg->strings[i];
+	n = sk_reallocarray(cfg->strings, cfg->nstrings + 1, sizeof(*n));
+	if (!n)
+		return NULL;
+	cfg->strings = n;
+	n[cfg->nstrings] = strdup(s);
+	if (!n[cfg->nstrings])
+		return NULL;
+	return n[cfg->nstrings++];
+}
+
+static void record(struct parser *p, const struct sk_token *t)
+{
+	size_t room = sizeof(p->rec) - p->rec_len;
+	int n;
+
+	if (t->type == TOK_NEWLINE || t->type == TOK_EOF || room <= 1)
+		return;
+	n = snprintf(p->rec + p->rec_len, room, "%s%s%.*s%s",
+		     p->rec_len && t->type != TOK_COMMA ? " " : "",
+		     t->type == TOK_STRING ? "\"" : "", (int)t->n, t->s,
+		     t->type == TOK_STRING ? "\"" : "");
+	if (n > 0 && (size_t)n >= room) {
+		/* keep an ellipsis so that a clipped rule is visibly clipped */
+		p->rec_len = sizeof(p->rec) - 1;
+		memcpy(p->rec + sizeof(p->rec) - 4, "...", 4);
+		return;
+	}
+	p->rec_len += (size_t)n;
+}
+
+static void next(struct parser *p)
+{
+	if (p->recording)
+		record(p, &p->tok);
+	sk_lexer_next(&p->lx, &p->tok);
+	if (p->tok.type == TOK_ERROR) {
+		terr(p, &p->tok, "%s", p->lx.error);
+		/* keep going: treat the bad character as a word so that the
+		 * statement gets skipped by the normal recovery */
+		p->tok.type = TOK_WORD;
+	}
+}
+
+static bool is_word(const struct parser *p, const char *w)
+{
+	return p->tok.type == TOK_WORD && p->tok.n == strlen(w) &&
+	       !memcmp(p->tok.s, w, p->tok.n);
+}
+
+static bool tok_eq(const struct sk_token *t, const char *w)
+{
+	return t->n == strlen(w) && !memcmp(t->s, w, t->n);
+}
+
+static const char *tok_desc(const struct sk_token *t, char *buf, size_t sz)
+{
+	if (t->type == TOK_WORD || t->type == TOK_OP)
+		snprintf(buf, sz, "'%.*s'", (int)(t->n > 60 ? 60 : t->n), t->s);
+	else if (t->type == TOK_STRING)
+		snprintf(buf, sz, "\"%.*s\"", (int)(t->n > 60 ? 60 : t->n),
+			 t->s);
+	else
+		snprintf(buf, sz, "%s", sk_tok_name(t->type));
+	return buf;
+}
+
+static void expected(struct parser *p, const char *what)
+{
+	char b[96];
+
+	terr(p, &p->tok, "expected %s, got %s", what,
+	     tok_desc(&p->tok, b, sizeof(b)));
+}
+
+static bool at_eos(const struct parser *p)
+{
+	return p->tok.type == TOK_NEWLINE || p->tok.type == TOK_SEMI ||
+	       p->tok.type == TOK_RBRACE || p->tok.type == TOK_EOF;
+}
+
+/* Skip to the end of the current statement, over nested braces. */
+static void recover(struct parser *p)
+{
+	int depth = 0;
+
+	while (p->tok.type != TOK_EOF) {
+		if (p->tok.type == TOK_LBRACE) {
+			depth++;
+		} else if (p->tok.type == TOK_RBRACE) {
+			if (depth == 0)
+				return;
+			depth--;
+			if (depth == 0) {
+				next(p);
+				return;
+			}
+		} else if (depth == 0 && (p->tok.type == TOK_NEWLINE ||
+					  p->tok.type == TOK_SEMI)) {
+			return;
+		}
+		next(p);
+	}
+}
+
+/* A statement must end here: at a newline, ';', '}' or the end. */
+static int end_statement(struct parser *p)
+{
+	if (!at_eos(p)) {
+		expected(p, "end of statement (newline or ';')");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void skip_newlines(struct parser *p)
+{
+	while (p->tok.type == TOK_NEWLINE || p->tok.type == TOK_SEMI)
+		next(p);
+}
+
+static int parse_name(struct parser *p, const char *what, char *out)
+{
+	size_t i;
+
+	if (p->tok.type != TOK_WORD) {
+		char w[64];
+
+		snprintf(w, sizeof(w), "%s name", what);
+		expected(p, w);
+		return -EINVAL;
+	}
+	if (p->tok.n > MAX_NAME) {
+		terr(p, &p->tok, "%s name is longer than %d characters", what,
+		     MAX_NAME);
+		return -EINVAL;
+	}
+	for (i = 0; i < p->tok.n; i++) {
+		char c = p->tok.s[i];
+
+		if (!(isalnum((unsigned char)c) || c == '_' || c == '-' ||
+		      c == '.') ||
+		    (i == 0 && !(isalpha((unsigned char)c) || c == '_'))) {
+			terr(p, &p->tok,
+			     "invalid %s name '%.*s': use letters, digits, '_', "
+			     "'-' and '.', starting with a letter or '_'",
+			     what, (int)p->tok.n, p->tok.s);
+			return -EINVAL;
+		}
+	}
+	memcpy(out, p->tok.s, p->tok.n);
+	out[p->tok.n] = '\0';
+	next(p);
+	return 0;
+}
+
+/* Unsigned integer (decimal or 0x hex) that must fill the whole token. */
+static int tok_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+	int base = 10;
+
+	if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		i = 2;
+	}
+	if (i == n)
+		return -EINVAL;
+	for (; i < n; i++) {
+		int d;
+		char c = s[i];
+
+		if (isdigit((unsigned char)c))
+			d = c - '0';
+		else if (base == 16 && isxdigit((unsigned char)c))
+			d = tolower((unsigned char)c) - 'a' + 10;
+		else
+			return -EINVAL;
+		if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
+			return -ERANGE;
+		v = v * (uint64_t)base + (uint64_t)d;
+	}
+	if (v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+static int parse_uint(struct parser *p, const char *what, uint64_t min,
+		      uint64_t max, uint64_t *out)
+{
+	int err;
+
+	if (p->tok.type != TOK_WORD) {
+		expected(p, what);
+		return -EINVAL;
+	}
+	err = tok_u64(p->tok.s, p->tok.n, UINT64_MAX, out);
+	if (err == -EINVAL) {
+		expected(p, what);
+		return err;
+	}
+	if (err || *out < min || *out > max) {
+		terr(p, &p->tok, "%s '%.*s' is out of range (%llu-%llu)", what,
+		     (int)p->tok.n, p->tok.s, (unsigned long long)min,
+		     (unsigned long long)max);
+		return -ERANGE;
+	}
+	next(p);
+	return 0;
+}
+
+/* ---- sets ---- */
+
+static struct sk_set *find_set_in(struct sk_set **sets, size_t n,
+				  const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(sets[i]->name, name))
+			return sets[i];
+	return NULL;
+}
+
+static struct sk_set *find_set(struct parser *p, const char *name)
+{
+	struct sk_set *s = NULL;
+
+	if (p->svc)
+		s = find_set_in(p->svc->sets, p->svc->nsets, name);
+	if (!s)
+		s = find_set_in(p->cfg->sets, p->cfg->nsets, name);
+	return s;
+}
+
+static void set_free(struct sk_set *s)
+{
+	if (!s)
+		return;
+	free(s->name);
+	free(s->path);
+	sk_addrset_free(&s->addrs);
+	free(s);
+}
+
+/* One address-list item at the current token: a prefix or @set. */
+static int parse_addr_item(struct parser *p, struct sk_addrset_builder *b)
+{
+	struct sk_token t = p->tok;
+	char why[256];
+	int off, err;
+
+	if (t.type != TOK_WORD) {
+		expected(p, "a prefix or @set");
+		return -EINVAL;
+	}
+	if (t.s[0] == '@') {
+		char name[MAX_NAME + 1];
+		struct sk_set *s;
+
+		if (t.n < 2 || t.n > MAX_NAME + 1) {
+			terr(p, &t, "expected a set name after '@'");
+			return -EINVAL;
+		}
+		memcpy(name, t.s + 1, t.n - 1);
+		name[t.n - 1] = '\0';
+		s = find_set(p, name);
+		if (!s) {
+			terr(p, &t,
+			     "unknown set '@%s' (sets must be defined before "
+			     "they are used)",
+			     name);
+			return -EINVAL;
+		}
+		err = sk_asb_add_set(b, &s->addrs);
+		b->nprefixes += s->nprefixes;
+	} else {
+		struct sk_prefix pf;
+
+		if (sk_prefix_parse(t.s, t.n, &pf, why, sizeof(why), &off)) {
+			perr(p, t.line, t.col + off, "%s", why);
+			return -EINVAL;
+		}
+		err = sk_asb_add_prefix(b, &pf);
+	}
+	if (err) {
+		terr(p, &t, "out of memory");
+		return err;
+	}
+	next(p);
+	return 0;
+}
+
+static char *read_file(const char *path, size_t *len, int *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t cap = 0, n = 0;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		*err = -errno;
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		*err = -EISDIR;
+		return NULL;
+	}
+	for (;;) {
+		size_t r;
+
+		if (n + 4096 + 1 > cap) {
+			char *nb;
+
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				*err = -ENOMEM;
+				return NULL;
+			}
+			buf = nb;
+		}
+		r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		*err = -EIO;
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static char *resolve_path(struct parser *p, const char *path)
+{
+	char *r;
+
+	if (path[0] == '/' || !p->base_dir || !p->base_dir[0])
+		return strdup(path);
+	if (asprintf(&r, "%s/%s", p->base_dir, path) < 0)
+		return NULL;
+	return r;
+}
+
+/* A prefix file: one prefix per line, '#' comments, blank lines. */
+static int load_prefix_file(struct parser *p, const struct sk_token *at,
+			    const char *path, struct sk_addrset_builder *b)
+{
+	const char *fname;
+	char why[256];
+	char *buf;
+	size_t len, pos = 0;
+	int line = 0, err = 0, nerr = 0;
+
+	buf = read_file(path, &len, &err);
+	if (!buf) {
+		terr(p, at, "cannot read prefix file '%s': %s", path,
+		     strerror(-err));
+		return err;
+	}
+	fname = intern(p->cfg, path);
+	if (!fname) {
+		free(buf);
+		return -ENOMEM;
+	}
+	while (pos < len && nerr < MAX_ERRORS) {
+		size_t bol = pos, eol = pos, s, e, k;
+		struct sk_prefix pf;
+		int off;
+
+		line++;
+		while (eol < len && buf[eol] != '\n')
+			eol++;
+		pos = eol + 1;
+		s = bol;
+		while (s < eol && isspace((unsigned char)buf[s]))
+			s++;
+		if (s == eol || buf[s] == '#')
+			continue;
+		e = s;
+		while (e < eol && !isspace((unsigned char)buf[e]) &&
+		       buf[e] != '#')
+			e++;
+		k = e;
+		while (k < eol && isspace((unsigned char)buf[k]))
+			k++;
+		if (k < eol && buf[k] != '#') {
+			sk_warn("%s:%d:%zu: error: unexpected text after the "
+				"prefix (one prefix per line)\n",
+				fname, line, k - bol + 1);
+			err = -EINVAL;
+			nerr++;
+			continue;
+		}
+		if (memchr(buf + s, '\0', e - s) ||
+		    sk_prefix_parse(buf + s, e - s, &pf, why, sizeof(why),
+				    &off)) {
+			if (memchr(buf + s, '\0', e - s))
+				snprintf(why, sizeof(why), "NUL byte");
+			sk_warn("%s:%d:%zu: error: %s\n", fname, line,
+				s - bol + 1 + (size_t)off, why);
+			err = -EINVAL;
+			nerr++;
+			continue;
+		}
+		if (!err && sk_asb_add_prefix(b, &pf))
+			err = -ENOMEM;
+	}
+	free(buf);
+	if (err) {
+		p->nerrors += nerr ? nerr : 1;
+		if (err == -ENOMEM)
+			terr(p, at, "loading '%s': %s", path, strerror(-err));
+		else
+			terr(p, at, "prefix file '%s' has errors (above)", path);
+	}
+	return err;
+}
+
+static int add_set(struct parser *p, struct sk_set *set)
+{
+	struct sk_set ***arr = p->svc ? &p->svc->sets : &p->cfg->sets;
+	size_t *n = p->svc ? &p->svc->nsets : &p->cfg->nsets;
+	struct sk_set **na;
+
+	na = sk_reallocarray(*arr, *n + 1, sizeof(*na));
+	if (!na)
+		return -ENOMEM;
+	*arr = na;
+	na[(*n)++] = set;
+	return 0;
+}
+
+/* set NAME { ITEM [,] ITEM ... } | set NAME file "PATH" */
+static int parse_set(struct parser *p)
+{
+	struct sk_addrset_builder b = {};
+	struct sk_token name_tok, at;
+	char name[MAX_NAME + 1];
+	struct sk_set *set, *prev;
+	int err = -EINVAL;
+
+	next(p);
+	name_tok = p->tok;
+	if (parse_name(p, "set", name))
+		return -EINVAL;
+	prev = find_set(p, name);
+	if (prev) {
+		perr(p, name_tok.line, name_tok.col,
+		     "set '%s' is already defined at %s:%d:%d", name,
+		     prev->loc.file, prev->loc.line, prev->loc.col);
+		return -EINVAL;
+	}
+	set = calloc(1, sizeof(*set));
+	if (!set || !(set->name = strdup(name))) {
+		free(set);
+		return -ENOMEM;
+	}
+	set->loc = tok_loc(p, &name_tok);
+	at = p->tok;
+	if (is_word(p, "file")) {
+		char *raw, *path;
+
+		next(p);
+		at = p->tok;
+		if (p->tok.type != TOK_STRING) {
+			expected(p, "a quoted file name");
+			goto err_set;
+		}
+		raw = sk_strndup(p->tok.s, p->tok.n);
+		path = raw ? resolve_path(p, raw) : NULL;
+		free(raw);
+		if (!path) {
+			err = -ENOMEM;
+			goto err_set;
+		}
+		set->path = path;
+		next(p);
+		if (end_statement(p))
+			goto err_set;
+		if (load_prefix_file(p, &at, path, &b))
+			goto err_set;
+	} else if (p->tok.type == TOK_LBRACE) {
+		next(p);
+		for (;;) {
+			while (p->tok.type == TOK_NEWLINE ||
+			       p->tok.type == TOK_COMMA)
+				next(p);
+			if (p->tok.type == TOK_RBRACE)
+				break;
+			if (p->tok.type == TOK_EOF) {
+				expected(p, "'}' closing the set");
+				goto err_set;
+			}
+			if (parse_addr_item(p, &b))
+				goto err_set;
+		}
+		next(p);
+		if (end_statement(p))
+			goto err_set;
+	} else {
+		expected(p, "'{' with prefixes, or file \"PATH\"");
+		goto err_set;
+	}
+	set->nprefixes = b.nprefixes;
+	if (b.n4 == 0 && b.n6 == 0) {
+		terr(p, &at, "set '%s' is empty", name);
+		goto err_set;
+	}
+	sk_asb_finish(&b, &set->addrs);
+	if (add_set(p, set)) {
+		err = -ENOMEM;
+		goto err_set;
+	}
+	return 0;
+
+err_set:
+	sk_asb_free(&b);
+	set_free(set);
+	return err;
+}
+
+static int parse_backend(struct parser *p, enum sksteer_backend *out)
+{
+	next(p);
+	if (is_word(p, "auto"))
+		*out = SKSTEER_BACKEND_AUTO;
+	else if (is_word(p, "cbpf"))
+		*out = SKSTEER_BACKEND_CBPF;
+	else if (is_word(p, "ebpf"))
+		*out = SKSTEER_BACKEND_EBPF;
+	else {
+		expected(p, "'auto', 'cbpf' or 'ebpf'");
+		return -EINVAL;
+	}
+	next(p);
+	return end_statement(p);
+}
+
+/* ---- services ---- */
+
+static int parse_listen(struct parser *p, struct sksteer_service *svc)
+{
+	struct sk_token at = p->tok, a;
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon;
+	uint64_t port;
+	size_t hlen;
+
+	if (svc->has_listen) {
+		terr(p, &at, "service '%s' already has a 'listen'", svc->name);
+		return -EINVAL;
+	}
+	next(p);
+	if (is_word(p, "tcp"))
+		svc->proto = IPPROTO_TCP;
+	else if (is_word(p, "udp"))
+		svc->proto = IPPROTO_UDP;
+	else {
+		expected(p, "'tcp' or 'udp'");
+		return -EINVAL;
+	}
+	next(p);
+	a = p->tok;
+	if (a.type != TOK_WORD) {
+		expected(p, "ADDRESS:PORT (0.0.0.0:80, [::]:80)");
+		return -EINVAL;
+	}
+	if (a.s[0] == '[') {
+		const char *rb = memchr(a.s, ']', a.n);
+
+		if (!rb || (size_t)(rb - a.s) + 1 >= a.n || rb[1] != ':') {
+			terr(p, &a, "expected [IPV6]:PORT, got '%.*s'",
+			     (int)a.n, a.s);
+			return -EINVAL;
+		}
+		hlen = (size_t)(rb - a.s) - 1;
+		colon = rb + 1;
+		if (hlen == 0 || hlen >= sizeof(host)) {
+			terr(p, &a, "expected an IPv6 address inside '[]'");
+			return -EINVAL;
+		}
+		memcpy(host, a.s + 1, hlen);
+	} else {
+		colon = memchr(a.s, ':', a.n);
+		if (!colon || memchr(colon + 1, ':', a.n - (size_t)(colon + 1 - a.s))) {
+			terr(p, &a,
+			     "expected ADDRESS:PORT, got '%.*s' (write IPv6 "
+			     "addresses as [ADDRESS]:PORT)",
+			     (int)a.n, a.s);
+			return -EINVAL;
+		}
+		hlen = (size_t)(colon - a.s);
+		if (hlen == 0 || hlen >= sizeof(host)) {
+			terr(p, &a, "expected an IPv4 address before ':'");
+			return -EINVAL;
+		}
+		memcpy(host, a.s, hlen);
+	}
+	host[hlen] = '\0';
+	if (tok_u64(colon + 1, a.n - (size_t)(colon + 1 - a.s), 65535, &port)) {
+		perr(p, a.line, a.col + (int)(colon + 1 - a.s),
+		     "expected a port 0-65535 after ':', got '%.*s'",
+		     (int)(a.n - (size_t)(colon + 1 - a.s)), colon + 1);
+		return -EINVAL;
+	}
+	memset(&svc->addr, 0, sizeof(svc->addr));
+	if (a.s[0] == '[') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&svc->addr;
+
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1) {
+			perr(p, a.line, a.col + 1, "'%s' is not an IPv6 address",
+			     host);
+			return -EINVAL;
+		}
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			perr(p, a.line, a.col + 1,
+			     "'%s' is IPv4-mapped: listen on the IPv4 address",
+			     host);
+			return -EINVAL;
+		}
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		svc->addrlen = sizeof(*s6);
+		svc->recv6 = true;
+		svc->recv4 = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&svc->addr;
+
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1) {
+			terr(p, &a, "'%s' is not an IPv4 address", host);
+			return -EINVAL;
+		}
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		svc->addrlen = sizeof(*s4);
+		svc->recv4 = true;
+	}
+	next(p);
+	if (is_word(p, "v6only")) {
+		if (svc->addr.ss_family != AF_INET6) {
+			terr(p, &p->tok, "'v6only' applies to IPv6 addresses only");
+			return -EINVAL;
+		}
+		svc->v6only = true;
+		svc->recv4 = false;
+		next(p);
+	}
+	if (p->port_override)
+		((struct sockaddr_in *)&svc->addr)->sin_port = htons(p->port);
+	svc->has_listen = true;
+	return end_statement(p);
+}
+
+/* pool NAME [by payload OFF[:W]] -- the part after 'pool' */
+static int parse_pool_target(struct parser *p, struct sk_target *t,
+			     bool allow_by, int ref_kind, size_t ref_idx)
+{
+	struct pool_ref *refs;
+	struct sk_token nt = p->tok;
+	char name[MAX_NAME + 1];
+
+	if (parse_name(p, "pool", name))
+		return -EINVAL;
+	t->kind = SKSTEER_TARGET_POOL;
+	t->pool = -1;
+	if (is_word(p, "by")) {
+		struct sk_token at = p->tok;
+		uint64_t off, w = 1;
+		const char *c;
+
+		if (!allow_by) {
+			terr(p, &at,
+			     "'by payload' is not allowed here: a packet too "
+			     "short for the key would have no rule to fall to");
+			return -EINVAL;
+		}
+		next(p);
+		if (!is_word(p, "payload")) {
+			expected(p, "'payload' after 'by'");
+			return -EINVAL;
+		}
+		next(p);
+		if (p->tok.type != TOK_WORD) {
+			expected(p, "payload key OFFSET[:WIDTH]");
+			return -EINVAL;
+		}
+		c = memchr(p->tok.s, ':', p->tok.n);
+		if (tok_u64(p->tok.s, c ? (size_t)(c - p->tok.s) : p->tok.n,
+			    SK_MAX_PAYLOAD_OFF, &off)) {
+			terr(p, &p->tok,
+			     "expected payload key OFFSET[:WIDTH] with OFFSET "
+			     "0-%d, got '%.*s'",
+			     SK_MAX_PAYLOAD_OFF, (int)p->tok.n, p->tok.s);
+			return -EINVAL;
+		}
+		if (c && (tok_u64(c + 1, p->tok.n - (size_t)(c + 1 - p->tok.s),
+				  4, &w) ||
+			  (w != 1 && w != 2 && w != 4))) {
+			perr(p, p->tok.line, p->tok.col + (int)(c + 1 - p->tok.s),
+			     "payload key width must be 1, 2 or 4 bytes");
+			return -EINVAL;
+		}
+		t->by_payload = true;
+		t->key_off = (uint32_t)off;
+		t->key_width = (uint8_t)w;
+		next(p);
+	}
+	refs = sk_reallocarray(p->refs, p->nrefs + 1, sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	p->refs = refs;
+	snprintf(refs[p->nrefs].name, sizeof(refs[p->nrefs].name), "%s", name);
+	refs[p->nrefs].loc = tok_loc(p, &nt);
+	refs[p->nrefs].kind = ref_kind;
+	refs[p->nrefs].idx = ref_idx;
+	p->nrefs++;
+	return 0;
+}
+
+/* hash | drop | pool NAME [by payload OFF[:W]] */
+static int parse_target(struct parser *p, struct sk_target *t, bool allow_by,
+			int ref_kind, size_t ref_idx)
+{
+	memset(t, 0, sizeof(*t));
+	t->pool = -1;
+	if (is_word(p, "hash")) {
+		t->kind = SKSTEER_TARGET_HASH;
+		next(p);
+		return 0;
+	}
+	if (is_word(p, "drop")) {
+		t->kind = SKSTEER_TARGET_DROP;
+		next(p);
+		return 0;
+	}
+	if (is_word(p, "pool")) {
+		next(p);
+		return parse_pool_target(p, t, allow_by, ref_kind, ref_idx);
+	}
+	expected(p, "a target: 'pool NAME', 'hash' or 'drop'");
+	return -EINVAL;
+}
+
+enum pool_opt {
+	OPT_MARK,
+	OPT_CONGESTION,
+	OPT_PACING_RATE,
+	OPT_TOS,
+	OPT_PRIORITY,
+	OPT_RCVBUF,
+	OPT_SNDBUF,
+	OPT_BACKLOG,
+	OPT_FASTOPEN,
+	OPT_DEFER_ACCEPT,
+	OPT_PKTINFO,
+	OPT_FALLBACK,
+};
+
+static const struct {
+	const char *name;
+	int proto; /* 0: any */
+} pool_opts[] = {
+	[OPT_MARK] = { "mark", 0 },
+	[OPT_CONGESTION] = { "congestion", IPPROTO_TCP },
+	[OPT_PACING_RATE] = { "pacing-rate", 0 },
+	[OPT_TOS] = { "tos", 0 },
+	[OPT_PRIORITY] = { "priority", 0 },
+	[OPT_RCVBUF] = { "rcvbuf", 0 },
+	[OPT_SNDBUF] = { "sndbuf", 0 },
+	[OPT_BACKLOG] = { "backlog", IPPROTO_TCP },
+	[OPT_FASTOPEN] = { "fastopen", IPPROTO_TCP },
+	[OPT_DEFER_ACCEPT] = { "defer-accept", IPPROTO_TCP },
+	[OPT_PKTINFO] = { "pktinfo", IPPROTO_UDP },
+	[OPT_FALLBACK] = { "fallback", 0 },
+};
+
+/* NUMBER[unit]: sizes (k, m, g = KiB, MiB, GiB) or rates (tc(8) units). */
+static int parse_scaled(struct parser *p, const char *what, bool rate,
+			uint64_t max, uint64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mul;
+		bool rate;
+	} units[] = {
+		{ "k", 1024, false },	     { "m", 1024 * 1024, false },
+		{ "g", 1024 * 1024 * 1024, false },
+		{ "bps", 1, true },	     { "kbps", 1000, true },
+		{ "mbps", 1000000, true },   { "gbps", 1000000000, true },
+		{ "bit", 0, true },	     { "kbit", 125, true },
+		{ "mbit", 125000, true },    { "gbit", 125000000, true },
+	};
+	const char *s = p->tok.s;
+	size_t n = p->tok.n, d = 0, i;
+	uint64_t v, mul = 1;
+
+	if (p->tok.type != TOK_WORD) {
+		expected(p, what);
+		return -EINVAL;
+	}
+	while (d < n && isdigit((unsigned char)s[d]))
+		d++;
+	if (d == 0 || tok_u64(s, d, UINT64_MAX / 1024 / 1024 / 1024, &v)) {
+		expected(p, what);
+		return -EINVAL;
+	}
+	if (d < n) {
+		for (i = 0; i < ARRAY_SIZE(units); i++) {
+			if (units[i].rate == rate &&
+			    strlen(units[i].suffix) == n - d &&
+			    !strncasecmp(units[i].suffix, s + d, n - d))
+				break;
+		}
+		if (i == ARRAY_SIZE(units)) {
+			terr(p, &p->tok, "unknown unit '%.*s' in %s (%s)",
+			     (int)(n - d), s + d, what,
+			     rate ? "bps, kbps, mbps, gbps, kbit, mbit, gbit" :
+				    "k, m, g");
+			return -EINVAL;
+		}
+		mul = units[i].mul;
+		if (!mul) /* plain bits per second */
+			v /= 8;
+	}
+	if (v > max / mul) {
+		terr(p, &p->tok, "%s '%.*s' is too large", what, (int)n, s);
+		return -ERANGE;
+	}
+	*out = v * mul;
+	next(p);
+	return 0;
+}
+
+static int parse_pool_option(struct parser *p, struct sksteer_pool *pool)
+{
+	struct sk_loc *optloc = pool->optloc;
+	struct sk_sockopts *o = &pool->opts;
+	struct sk_token at = p->tok;
+	uint64_t v;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < ARRAY_SIZE(pool_opts); i++)
+		if (is_word(p, pool_opts[i].name))
+			break;
+	if (i == ARRAY_SIZE(pool_opts)) {
+		char b[96];
+
+		terr(p, &at,
+		     "unknown pool option %s (expected mark, congestion, "
+		     "pacing-rate, tos, priority, rcvbuf, sndbuf, backlog, "
+		     "fastopen, defer-accept, pktinfo or fallback)",
+		     tok_desc(&at, b, sizeof(b)));
+		return -EINVAL;
+	}
+	if (optloc[i].line) {
+		terr(p, &at, "option '%s' is already set at line %d",
+		     pool_opts[i].name, optloc[i].line);
+		return -EINVAL;
+	}
+	optloc[i] = tok_loc(p, &at);
+	next(p);
+	switch ((enum pool_opt)i) {
+	case OPT_MARK:
+		err = parse_uint(p, "a mark 0-0xffffffff", 0, UINT32_MAX, &v);
+		o->mark = (uint32_t)v;
+		o->has_mark = true;
+		break;
+	case OPT_CONGESTION:
+		if (p->tok.type != TOK_WORD || p->tok.n >= sizeof(o->congestion)) {
+			expected(p, "a congestion control name (cubic, bbr, ...)");
+			return -EINVAL;
+		}
+		memcpy(o->congestion, p->tok.s, p->tok.n);
+		o->congestion[p->tok.n] = '\0';
+		o->has_congestion = true;
+		next(p);
+		break;
+	case OPT_PACING_RATE:
+		err = parse_scaled(p, "a pacing rate (bytes/s, or 100mbit)",
+				   true, UINT64_MAX - 1, &o->pacing_rate);
+		o->has_pacing_rate = true;
+		break;
+	case OPT_TOS:
+		err = parse_uint(p, "a TOS / traffic class 0-255", 0, 255, &v);
+		o->tos = (int)v;
+		o->has_tos = true;
+		break;
+	case OPT_PRIORITY:
+		err = parse_uint(p, "a priority 0-4294967295", 0, INT_MAX, &v);
+		o->priority = (int)v;
+		o->has_priority = true;
+		break;
+	case OPT_RCVBUF:
+	case OPT_SNDBUF:
+		err = parse_scaled(p, "a buffer size in bytes (or 4m)", false,
+				   INT_MAX / 2, &v);
+		if (i == OPT_RCVBUF) {
+			o->rcvbuf = (int)v;
+			o->has_rcvbuf = true;
+		} else {
+			o->sndbuf = (int)v;
+			o->has_sndbuf = true;
+		}
+		break;
+	case OPT_BACKLOG:
+		err = parse_uint(p, "a backlog 1-65535", 1, 65535, &v);
+		o->backlog = (int)v;
+		o->has_backlog = true;
+		break;
+	case OPT_FASTOPEN:
+		err = parse_uint(p, "a Fast Open queue length 0-65535", 0,
+				 65535, &v);
+		o->fastopen = (int)v;
+		o->has_fastopen = true;
+		break;
+	case OPT_DEFER_ACCEPT:
+		err = parse_uint(p, "defer-accept seconds 0-3600", 0, 3600, &v);
+		o->defer_accept = (int)v;
+		o->has_defer_accept = true;
+		break;
+	case OPT_PKTINFO:
+		if (is_word(p, "on") || is_word(p, "yes"))
+			o->pktinfo = true;
+		else if (is_word(p, "off") || is_word(p, "no"))
+			o->pktinfo = false;
+		else {
+			expected(p, "'on' or 'off'");
+			return -EINVAL;
+		}
+		o->has_pktinfo = true;
+		next(p);
+		break;
+	case OPT_FALLBACK:
+		err = parse_target(p, &pool->fallback, false, REF_FALLBACK,
+				   (size_t)pool->idx);
+		pool->has_fallback = true;
+		break;
+	}
+	if (err)
+		return err;
+	return end_statement(p);
+}
+
+static int parse_pool(struct parser *p, struct sksteer_service *svc)
+{
+	struct sk_token name_tok, at;
+	char name[MAX_NAME + 1];
+	struct sksteer_pool *pool, *pools;
+	uint64_t size;
+	size_t i;
+
+	next(p);
+	name_tok = p->tok;
+	if (parse_name(p, "pool", name))
+		return -EINVAL;
+	for (i = 0; i < svc->npools; i++) {
+		if (!strcmp(svc->pools[i].name, name)) {
+			perr(p, name_tok.line, name_tok.col,
+			     "pool '%s' is already defined at line %d", name,
+			     svc->pools[i].loc.line);
+			return -EINVAL;
+		}
+	}
+	at = p->tok;
+	if (parse_uint(p, "the pool's number of sockets", 1, SK_MAX_SOCKETS,
+		       &size))
+		return -EINVAL;
+	if (svc->nsockets + size > SK_MAX_SOCKETS) {
+		terr(p, &at, "service '%s' would have more than %d sockets",
+		     svc->name, SK_MAX_SOCKETS);
+		return -EINVAL;
+	}
+	pools = sk_reallocarray(svc->pools, svc->npools + 1, sizeof(*pools));
+	if (!pools)
+		return -ENOMEM;
+	svc->pools = pools;
+	pool = &pools[svc->npools];
+	memset(pool, 0, sizeof(*pool));
+	pool->name = strdup(name);
+	if (!pool->name)
+		return -ENOMEM;
+	pool->loc = tok_loc(p, &name_tok);
+	pool->size = (unsigned int)size;
+	pool->first = svc->nsockets;
+	pool->idx = (int)svc->npools;
+	pool->svc = svc;
+	pool->fallback.kind = SKSTEER_TARGET_DROP;
+	pool->fallback.pool = -1;
+	svc->npools++;
+	svc->nsockets += (unsigned int)size;
+
+	if (p->tok.type == TOK_LBRACE) {
+		next(p);
+		for (;;) {
+			skip_newlines(p);
+			if (p->tok.type == TOK_RBRACE)
+				break;
+			if (p->tok.type == TOK_EOF) {
+				expected(p, "'}' closing the pool options");
+				return -EINVAL;
+			}
+			if (parse_pool_option(p, &svc->pools[svc->npools - 1]))
+				recover(p);
+		}
+		next(p);
+	}
+	return end_statement(p);
+}
+
+static int parse_addr_list(struct parser *p, struct sk_addrset *out)
+{
+	struct sk_addrset_builder b = {};
+
+	for (;;) {
+		if (parse_addr_item(p, &b)) {
+			sk_asb_free(&b);
+			return -EINVAL;
+		}
+		if (p->tok.type != TOK_COMMA)
+			break;
+		next(p);
+		/* a list may go on after a newline that follows a comma */
+		while (p->tok.type == TOK_NEWLINE)
+			next(p);
+	}
+	sk_asb_finish(&b, out);
+	return 0;
+}
+
+static int parse_sport(struct parser *p, struct sk_rule *r)
+{
+	struct sk_token t = p->tok;
+	const char *dash;
+	uint64_t lo, hi;
+
+	if (t.type != TOK_WORD) {
+		expected(p, "a port or PORT-PORT range");
+		return -EINVAL;
+	}
+	dash = memchr(t.s, '-', t.n);
+	if (tok_u64(t.s, dash ? (size_t)(dash - t.s) : t.n, 65535, &lo)) {
+		terr(p, &t, "expected a port 0-65535 or PORT-PORT, got '%.*s'",
+		     (int)t.n, t.s);
+		return -EINVAL;
+	}
+	hi = lo;
+	if (dash && tok_u64(dash + 1, t.n - (size_t)(dash + 1 - t.s), 65535,
+			    &hi)) {
+		perr(p, t.line, t.col + (int)(dash + 1 - t.s),
+		     "expected a port 0-65535 after '-', got '%.*s'",
+		     (int)(t.n - (size_t)(dash + 1 - t.s)), dash + 1);
+		return -EINVAL;
+	}
+	if (hi < lo) {
+		terr(p, &t, "empty port range %llu-%llu (the first port must "
+			    "not be above the second)",
+		     (unsigned long long)lo, (unsigned long long)hi);
+		return -EINVAL;
+	}
+	r->sport_lo = (uint16_t)lo;
+	r->sport_hi = (uint16_t)hi;
+	next(p);
+	return 0;
+}
+
+/* payload OFF u8|u16|u32 [& MASK] OP VALUE */
+static int parse_payload_test(struct parser *p, struct sk_rule *r)
+{
+	static const char *const ops[] = {
+		[SK_CMP_EQ] = "==", [SK_CMP_NE] = "!=", [SK_CMP_LT] = "<",
+		[SK_CMP_LE] = "<=", [SK_CMP_GT] = ">",	[SK_CMP_GE] = ">=",
+	};
+	struct sk_paytest t = {}, *n;
+	uint64_t off, v, max;
+	size_t i;
+
+	if (parse_uint(p, "a payload offset", 0, SK_MAX_PAYLOAD_OFF, &off))
+		return -EINVAL;
+	t.off = (uint32_t)off;
+	if (is_word(p, "u8"))
+		t.width = 1;
+	else if (is_word(p, "u16"))
+		t.width = 2;
+	else if (is_word(p, "u32"))
+		t.width = 4;
+	else {
+		expected(p, "a width: u8, u16 or u32");
+		return -EINVAL;
+	}
+	next(p);
+	max = t.width == 4 ? UINT32_MAX : (1ull << (8 * t.width)) - 1;
+	if (p->tok.type == TOK_AMP) {
+		struct sk_token mt;
+
+		next(p);
+		mt = p->tok;
+		if (parse_uint(p, "a mask", 0, UINT32_MAX, &v))
+			return -EINVAL;
+		if (v > max) {
+			terr(p, &mt, "mask 0x%llx does not fit u%d",
+			     (unsigned long long)v, t.width * 8);
+			return -EINVAL;
+		}
+		t.has_mask = true;
+		t.mask = (uint32_t)v;
+	}
+	if (p->tok.type != TOK_OP) {
+		expected(p, "a comparison: ==, !=, <, <=, >, >=");
+		return -EINVAL;
+	}
+	for (i = 0; i < ARRAY_SIZE(ops); i++)
+		if (tok_eq(&p->tok, ops[i]))
+			break;
+	t.cmp = (enum sk_cmp)i;
+	next(p);
+	{
+		struct sk_token vt = p->tok;
+
+		if (parse_uint(p, "a value", 0, UINT32_MAX, &v))
+			return -EINVAL;
+		if (v > max) {
+			terr(p, &vt, "value %llu does not fit u%d (0-%llu)",
+			     (unsigned long long)v, t.width * 8,
+			     (unsigned long long)max);
+			return -EINVAL;
+		}
+	}
+	t.value = (uint32_t)v;
+	n = sk_reallocarray(r->pay, r->npay + 1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	r->pay = n;
+	r->pay[r->npay++] = t;
+	return 0;
+}
+
+static void rule_free(struct sk_rule *r)
+{
+	free(r->text);
+	sk_addrset_free(&r->from);
+	sk_addrset_free(&r->to);
+	free(r->pay);
+}
+
+static int parse_rule(struct parser *p, struct sksteer_service *svc)
+{
+	struct sk_rule r = {};
+	struct sk_token at = p->tok;
+	struct sk_loc seen_from = {}, seen_to = {}, seen_sport = {};
+	struct sk_rule *rules;
+	int err = -EINVAL;
+
+	r.loc = tok_loc(p, &at);
+	p->recording = true;
+	p->rec_len = 0;
+	next(p);
+	for (;;) {
+		struct sk_token ct = p->tok;
+		struct sk_loc *seen = NULL;
+
+		if (is_word(p, "from"))
+			seen = &seen_from;
+		else if (is_word(p, "to"))
+			seen = &seen_to;
+		else if (is_word(p, "sport"))
+			seen = &seen_sport;
+		else if (!is_word(p, "payload"))
+			break;
+		if (seen && seen->line) {
+			terr(p, &ct,
+			     "'%.*s' is already given at column %d: list "
+			     "everything in one condition",
+			     (int)ct.n, ct.s, seen->col);
+			goto err_rule;
+		}
+		if (seen)
+			*seen = tok_loc(p, &ct);
+		next(p);
+		if (seen == &seen_from) {
+			if (parse_addr_list(p, &r.from))
+				goto err_rule;
+			r.has_from = true;
+		} else if (seen == &seen_to) {
+			if (parse_addr_list(p, &r.to))
+				goto err_rule;
+			r.has_to = true;
+		} else if (seen == &seen_sport) {
+			if (parse_sport(p, &r))
+				goto err_rule;
+			r.has_sport = true;
+		} else if (parse_payload_test(p, &r)) {
+			goto err_rule;
+		}
+	}
+	if (p->tok.type != TOK_WORD ||
+	    !(is_word(p, "pool") || is_word(p, "hash") || is_word(p, "drop"))) {
+		expected(p, "a condition (from, to, sport, payload) or a target "
+			    "(pool NAME, hash, drop)");
+		goto err_rule;
+	}
+	if (parse_target(p, &r.target, true, REF_RULE, svc->nrules))
+		goto err_rule;
+	if (end_statement(p))
+		goto err_rule;
+	p->recording = false;
+	r.text = sk_strndup(p->rec, p->rec_len);
+	rules = sk_reallocarray(svc->rules, svc->nrules + 1, sizeof(*rules));
+	if (!r.text || !rules) {
+		if (rules)
+			svc->rules = rules;
+		err = -ENOMEM;
+		goto err_rule;
+	}
+	svc->rules = rules;
+	rules[svc->nrules++] = r;
+	return 0;
+
+err_rule:
+	p->recording = false;
+	/* drop a pool reference this rule may have queued */
+	while (p->nrefs && p->refs[p->nrefs - 1].kind == REF_RULE &&
+	       p->refs[p->nrefs - 1].idx == svc->nrules)
+		p->nrefs--;
+	rule_free(&r);
+	return err;
+}
+
+static int parse_default(struct parser *p, struct sksteer_service *svc)
+{
+	struct sk_token at = p->tok;
+
+	if (svc->has_default) {
+		terr(p, &at, "service '%s' already has a 'default'", svc->name);
+		return -EINVAL;
+	}
+	next(p);
+	if (parse_target(p, &svc->deflt, false, REF_DEFAULT, 0))
+		return -EINVAL;
+	svc->has_default = true;
+	return end_statement(p);
+}
+
+static int resolve_refs(struct parser *p, struct sksteer_service *svc)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrefs; i++) {
+		struct pool_ref *ref = &p->refs[i];
+		struct sksteer_pool *pool = sksteer_service__find_pool(svc,
+								       ref->name);
+		struct sk_target *t;
+
+		if (!pool) {
+			perr(p, ref->loc.line, ref->loc.col,
+			     "unknown pool '%s' in service '%s'", ref->name,
+			     svc->name);
+			continue;
+		}
+		if (ref->kind == REF_RULE)
+			t = &svc->rules[ref->idx].target;
+		else if (ref->kind == REF_DEFAULT)
+			t = &svc->deflt;
+		else
+			t = &svc->pools[ref->idx].fallback;
+		t->pool = pool->idx;
+		if (ref->kind == REF_FALLBACK && pool->idx == (int)ref->idx)
+			perr(p, ref->loc.line, ref->loc.col,
+			     "pool '%s' cannot fall back to itself", ref->name);
+	}
+	p->nrefs = 0;
+	return 0;
+}
+
+/* Fallback chains must end: a pool that falls back to a pool that falls
+ * back to the first would loop when both are empty. */
+static void check_fallback_cycles(struct parser *p, struct sksteer_service *svc)
+{
+	size_t i, steps;
+
+	for (i = 0; i < svc->npools; i++) {
+		const struct sksteer_pool *q = &svc->pools[i];
+
+		for (steps = 0; steps <= svc->npools; steps++) {
+			if (q->fallback.kind != SKSTEER_TARGET_POOL ||
+			    q->fallback.pool < 0)
+				break;
+			q = &svc->pools[q->fallback.pool];
+			if (q == &svc->pools[i]) {
+				perr(p, svc->pools[i].loc.line,
+				     svc->pools[i].loc.col,
+				     "pool '%s': fallback pools form a cycle",
+				     svc->pools[i].name);
+				break;
+			}
+		}
+	}
+}
+
+static void check_service(struct parser *p, struct sksteer_service *svc,
+			  const struct sk_token *close)
+{
+	size_t i, j;
+
+	if (!svc->has_listen)
+		perr(p, svc->loc.line, svc->loc.col,
+		     "service '%s' has no 'listen' (listen tcp|udp ADDRESS:PORT)",
+		     svc->name);
+	if (!svc->npools)
+		perr(p, svc->loc.line, svc->loc.col,
+		     "service '%s' has no pool (pool NAME COUNT)", svc->name);
+	(void)close;
+	resolve_refs(p, svc);
+	check_fallback_cycles(p, svc);
+	if (!svc->has_default) {
+		svc->deflt.kind = SKSTEER_TARGET_HASH;
+		svc->deflt.pool = -1;
+	}
+	if (!svc->has_listen)
+		return;
+	for (i = 0; i < svc->npools; i++) {
+		const struct sksteer_pool *pool = &svc->pools[i];
+
+		for (j = 0; j < ARRAY_SIZE(pool_opts); j++) {
+			if (pool->optloc[j].line && pool_opts[j].proto &&
+			    pool_opts[j].proto != svc->proto)
+				perr(p, pool->optloc[j].line,
+				     pool->optloc[j].col,
+				     "option '%s' applies to %s pools only "
+				     "(service '%s' is %s)",
+				     pool_opts[j].name,
+				     pool_opts[j].proto == IPPROTO_TCP ? "TCP" :
+									 "UDP",
+				     svc->name,
+				     svc->proto == IPPROTO_TCP ? "TCP" : "UDP");
+		}
+	}
+	/* A condition that cannot match any packet the service receives is
+	 * almost always a mistake in the prefix list; say so, once. */
+	for (i = 0; i < svc->nrules; i++) {
+		const struct sk_rule *r = &svc->rules[i];
+		const struct sk_addrset *sets[2] = { r->has_from ? &r->from : NULL,
+						     r->has_to ? &r->to : NULL };
+
+		for (j = 0; j < 2; j++) {
+			const struct sk_addrset *s = sets[j];
+
+			if (!s)
+				continue;
+			if (!(svc->recv4 && s->n4) && !(svc->recv6 && s->n6))
+				sk_warn("%s:%d:%d: warning: '%s' condition of this "
+					"rule has no %s prefix, so the rule never "
+					"matches\n",
+					r->loc.file, r->loc.line, r->loc.col,
+					j ? "to" : "from",
+					svc->recv4 && svc->recv6 ? "IPv4 or IPv6" :
+					svc->recv4		 ? "IPv4" :
+								   "IPv6");
+		}
+	}
+}
+
+static void service_free(struct sksteer_service *svc)
+{
+	size_t i;
+
+	free(svc->name);
+	for (i = 0; i < svc->npools; i++)
+		free(svc->pools[i].name);
+	free(svc->pools);
+	for (i = 0; i < svc->nsets; i++)
+		set_free(svc->sets[i]);
+	free(svc->sets);
+	for (i = 0; i < svc->nrules; i++)
+		rule_free(&svc->rules[i]);
+	free(svc->rules);
+}
+
+static int parse_service(struct parser *p)
+{
+	struct sksteer_service *svcs, *svc;
+	struct sk_token name_tok;
+	char name[MAX_NAME + 1];
+	size_t i;
+	int err;
+
+	next(p);
+	name_tok = p->tok;
+	if (parse_name(p, "service", name))
+		return -EINVAL;
+	for (i = 0; i < p->cfg->nservices; i++) {
+		if (!strcmp(p->cfg->services[i].name, name)) {
+			terr(p, &name_tok,
+			     "service '%s' is already defined at line %d", name,
+			     p->cfg->services[i].loc.line);
+			return -EINVAL;
+		}
+	}
+	if (p->tok.type != TOK_LBRACE) {
+		expected(p, "'{' after the service name");
+		return -EINVAL;
+	}
+	svcs = sk_reallocarray(p->cfg->services, p->cfg->nservices + 1,
+			       sizeof(*svcs));
+	if (!svcs)
+		return -ENOMEM;
+	p->cfg->services = svcs;
+	svc = &svcs[p->cfg->nservices++];
+	memset(svc, 0, sizeof(*svc));
+	svc->name = strdup(name);
+	if (!svc->name)
+		return -ENOMEM;
+	svc->loc = tok_loc(p, &name_tok);
+	svc->backend = SKSTEER_BACKEND_DEFAULT;
+	p->svc = svc;
+	p->nrefs = 0;
+	next(p);
+	for (;;) {
+		skip_newlines(p);
+		if (p->tok.type == TOK_RBRACE)
+			break;
+		if (p->tok.type == TOK_EOF) {
+			perr(p, name_tok.line, name_tok.col,
+			     "service '%s' is not closed (missing '}')", name);
+			p->svc = NULL;
+			return -EINVAL;
+		}
+		if (is_word(p, "listen"))
+			err = parse_listen(p, svc);
+		else if (is_word(p, "pool"))
+			err = parse_pool(p, svc);
+		else if (is_word(p, "set"))
+			err = parse_set(p);
+		else if (is_word(p, "rule"))
+			err = parse_rule(p, svc);
+		else if (is_word(p, "default"))
+			err = parse_default(p, svc);
+		else if (is_word(p, "backend"))
+			err = parse_backend(p, &svc->backend);
+		else {
+			expected(p, "listen, pool, set, rule, default or backend");
+			err = -EINVAL;
+		}
+		if (err == -ENOMEM) {
+			p->svc = NULL;
+			return err;
+		}
+		if (err)
+			recover(p);
+	}
+	check_service(p, svc, &p->tok);
+	p->svc = NULL;
+	next(p);
+	return end_statement(p);
+}
+
+static struct sksteer_config *parse(const char *text, size_t len,
+				    const char *name, const char *base_dir,
+				    const struct sksteer_parse_opts *opts)
+{
+	struct parser p = {};
+	struct sksteer_config *cfg;
+	size_t i;
+	int err = 0;
+
+	if (!OPTS_VALID(opts, sksteer_parse_opts)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	cfg->backend = SKSTEER_BACKEND_AUTO;
+	p.cfg = cfg;
+	p.file = intern(cfg, name);
+	p.base_dir = OPTS_GET(opts, base_dir, NULL) ?: base_dir;
+	p.port_override = OPTS_GET(opts, has_port_override, false);
+	p.port = OPTS_GET(opts, port_override, 0);
+	if (!p.file) {
+		err = -ENOMEM;
+		goto out;
+	}
+	sk_lexer_init(&p.lx, text, len);
+	next(&p);
+	for (;;) {
+		skip_newlines(&p);
+		if (p.tok.type == TOK_EOF)
+			break;
+		if (is_word(&p, "service"))
+			err = parse_service(&p);
+		else if (is_word(&p, "set"))
+			err = parse_set(&p);
+		else if (is_word(&p, "backend"))
+			err = parse_backend(&p, &cfg->backend);
+		else {
+			expected(&p, "'service', 'set' or 'backend'");
+			err = -EINVAL;
+		}
+		if (err == -ENOMEM)
+			goto out;
+		if (err) {
+			recover(&p);
+			if (p.tok.type == TOK_RBRACE)
+				next(&p);
+		}
+		if (p.nerrors >= MAX_ERRORS)
+			break;
+	}
+	err = 0;
+	if (!p.nerrors && !cfg->nservices) {
+		perr(&p, p.tok.line, p.tok.col,
+		     "no service defined (service NAME { listen ...; pool ...; })");
+	}
+	for (i = 0; i < cfg->nservices; i++) {
+		struct sksteer_service *svc = &cfg->services[i];
+
+		svc->cfg = cfg;
+		for (size_t j = 0; j < svc->npools; j++)
+			svc->pools[j].svc = svc;
+		if (svc->backend == SKSTEER_BACKEND_DEFAULT)
+			svc->backend = cfg->backend;
+	}
+out:
+	free(p.refs);
+	if (err || p.nerrors) {
+		sksteer_config__free(cfg);
+		errno = err ? -err : EINVAL;
+		return NULL;
+	}
+	return cfg;
+}
+
+struct sksteer_config *
+sksteer_config__parse_string(const char *text, size_t len, const char *name,
+			     const struct sksteer_parse_opts *opts)
+{
+	if (!text) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return parse(text, len, name ? name : "<string>", NULL, opts);
+}
+
+struct sksteer_config *
+sksteer_config__parse_file(const char *path,
+			   const struct sksteer_parse_opts *opts)
+{
+	struct sksteer_config *cfg;
+	char *text, *dir, *slash;
+	size_t len;
+	int err = 0;
+
+	if (!path) {
+		errno = EINVAL;
+		return NULL;
+	}
+	text = read_file(path, &len, &err);
+	if (!text) {
+		sk_warn("%s: error: cannot read: %s\n", path, strerror(-err));
+		errno = -err;
+		return NULL;
+	}
+	dir = strdup(path);
+	if (!dir) {
+		free(text);
+		errno = ENOMEM;
+		return NULL;
+	}
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		strcpy(dir, ".");
+	cfg = parse(text, len, path, dir, opts);
+	if (cfg) {
+		cfg->path = strdup(path);
+		if (!cfg->path) {
+			sksteer_config__free(cfg);
+			cfg = NULL;
+			errno = ENOMEM;
+		}
+	}
+	free(dir);
+	free(text);
+	return cfg;
+}
+
+void sksteer_config__free(struct sksteer_config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->nservices; i++)
+		service_free(&cfg->services[i]);
+	free(cfg->services);
+	for (i = 0; i < cfg->nsets; i++)
+		set_free(cfg->sets[i]);
+	free(cfg->sets);
+	for (i = 0; i < cfg->nstrings; i++)
+		free(cfg->strings[i]);
+	free(cfg->strings);
+	free(cfg->path);
+	free(cfg);
+}
