@@ -4,13 +4,15 @@
 #   make check   every test (as root on a fresh Debian 12 it installs what
 #                it needs first)
 
-SUBDIRS := src tools tests examples
+SUBDIRS := bpf src tools tests examples
 
 .PHONY: all $(SUBDIRS) deps demo check fuzz clean install format
 
 all: $(SUBDIRS)
 
-src:
+bpf:
+	$(MAKE) -C bpf
+src: bpf
 	$(MAKE) -C src
 tools examples tests: src
 	$(MAKE) -C $@

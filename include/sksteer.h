@@ -24,6 +24,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <linux/filter.h>
 
 #ifdef __cplusplus
@@ -352,8 +353,70 @@ SKSTEER_API int sksteer_group__close_socket(struct sksteer_group *grp,
 					    const char *pool,
 					    unsigned int idx);
 
+struct sksteer_socket_info {
+	size_t sz;
+	const char *pool;   /* the pool's name (valid until the next update) */
+	unsigned int index; /* index in the pool: a stable name */
+	int fd;
+	size_t :0;
+};
+
+/*
+ * The @n-th open socket of the group (0 <= n < socket_cnt), pools in
+ * declaration order and the sockets of a pool in index order. -ENOENT past
+ * the end.
+ */
+SKSTEER_API int sksteer_group__socket(const struct sksteer_group *grp,
+				      unsigned int n,
+				      struct sksteer_socket_info *info);
+
+/*
+ * Replace the group's rules, sets and pools with those of @svc, which must
+ * have the same protocol, listen address and port. Pools are matched by
+ * name: a pool that grows gets new sockets (with its options) at new
+ * indexes, one that shrinks closes its highest indexes, a pool that is
+ * gone closes all its sockets, a new pool gets new sockets. The rules are
+ * swapped atomically: every packet is steered by the old rules or by the
+ * new ones. On failure nothing changes. @svc must outlive the group (or
+ * the next update); the previous service may be freed once this returns 0.
+ */
+SKSTEER_API int sksteer_group__update(struct sksteer_group *grp,
+				      const struct sksteer_service *svc);
+
+/* fd of the attached eBPF program (eBPF backend), -EOPNOTSUPP for cBPF. */
+SKSTEER_API int sksteer_group__prog_fd(const struct sksteer_group *grp);
+
 /* Detach the program and close every socket. */
 SKSTEER_API void sksteer_group__free(struct sksteer_group *grp);
+
+/* ------------------------------------------------------------------ */
+/* UDP replies from the address a datagram arrived on                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A socket bound to a wildcard address replies from whatever source
+ * address the routing table picks; on a server with one address per line
+ * that is often not the address the client used, and the client drops the
+ * reply. With the pool option "pktinfo on", sksteer_udp_recv() records the
+ * local address each datagram arrived on and sksteer_udp_reply() sends
+ * from exactly that address (IPv4 and IPv6, and IPv4 on dual-stack
+ * sockets).
+ */
+struct sksteer_udp_peer {
+	struct sockaddr_storage addr; /* the client */
+	socklen_t addrlen;
+	struct sockaddr_storage local; /* where the datagram arrived */
+	int ifindex;
+};
+
+/* recvmsg(2) that fills @peer; -EPROTO when the socket does not deliver
+ * packet info (pktinfo is off). Returns the length or a negative errno. */
+SKSTEER_API ssize_t sksteer_udp_recv(int fd, void *buf, size_t len, int flags,
+				     struct sksteer_udp_peer *peer);
+/* sendmsg(2) to @peer from @peer's local address. */
+SKSTEER_API ssize_t sksteer_udp_reply(int fd, const void *buf, size_t len,
+				      int flags,
+				      const struct sksteer_udp_peer *peer);
 
 #ifdef __cplusplus
 }

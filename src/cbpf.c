@@ -174,6 +174,7 @@ static int relax(struct casm *a)
 			int lab = b ? a->insns[i].jf : a->insns[i].jt;
 			int target = a->labels[lab];
 			int found = -1, tl;
+			bool inserted;
 
 			if (target - (int)i - 1 <= 255)
 				continue;
@@ -186,6 +187,7 @@ static int relax(struct casm *a)
 					break;
 				}
 			}
+			inserted = found < 0;
 			if (found < 0) {
 				struct asm_insn tr = {
 					.code = BPF_JMP | BPF_JA,
@@ -207,6 +209,10 @@ static int relax(struct casm *a)
 				a->insns[i].jf = tl;
 			else
 				a->insns[i].jt = tl;
+			/* the trampoline right after the jump lengthened the
+			 * other branch by one: check both again */
+			if (inserted)
+				b = -1;
 		}
 	}
 	return 0;

@@ -1,12 +1,918 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* STUB: socket groups are being written. */
-#include "internal.h"
+/*
+ * Socket groups: the sockets of one service, in the order the kernel
+ * numbers them, and the backend that steers them.
+ *
+ * When a socket joins the kernel's reuseport group (and so gets its
+ * position):
+ *  - TCP at listen(): bind() only reserves the port (inet_csk_get_port);
+ *    listen() -> inet_csk_listen_start() -> inet_hash() -> __inet_hash()
+ *    calls inet_reuseport_add_sock() (net/ipv4/inet_hashtables.c), which
+ *    adds the socket to the group of a listener with the same family,
+ *    v6only, device, bind bucket, owner uid and address, or starts one.
+ *  - UDP at bind(): udp_lib_get_port() (net/ipv4/udp.c) calls
+ *    udp_reuseport_add_sock() as it hashes the socket, with the same
+ *    conditions.
+ * reuseport_add_sock() (net/core/sock_reuseport.c) appends at
+ * socks[num_socks], so positions are join order. Every option is set
+ * before bind(), so a socket never receives traffic without its options,
+ * and IPV6_V6ONLY, which the kernel refuses to change once the socket is
+ * bound, is always set explicitly: a v6only and a dual-stack socket never
+ * share a group, whatever net.ipv6.bindv6only says.
+ *
+ * When a socket leaves (close), __reuseport_detach_sock() moves the
+ * group's LAST socket into its position and decrements num_socks. A TCP
+ * listener leaves in inet_unhash() -> reuseport_stop_listen_sock(): with
+ * net.ipv4.tcp_migrate_req (or a SELECT_OR_MIGRATE eBPF program) it is
+ * parked in the "closed" section at the end of the array
+ * (__reuseport_add_closed_sock, counted in num_closed_socks, not in
+ * num_socks), otherwise detached; either way the listening section is
+ * renumbered the same way, which is all the positions depend on.
+ */
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-struct sksteer_group *sksteer_group__create(const struct sksteer_service *svc,
-					    const struct sksteer_group_opts *opts)
+#include "group.h"
+#include "sockopt.h"
+
+/* listen(2) backlog when the pool does not say (the kernel caps it at
+ * net.core.somaxconn) */
+#define SK_DEFAULT_BACKLOG 4096
+
+static int svc_family(const struct sksteer_service *svc)
 {
-	(void)svc;
-	(void)opts;
-	errno = ENOSYS;
+	return svc->addr.ss_family;
+}
+
+static const char *proto_name(int proto)
+{
+	return proto == IPPROTO_TCP ? "TCP" :
+	       proto == IPPROTO_UDP ? "UDP" :
+				      "?";
+}
+
+static uint16_t ss_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+static void ss_set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+static void ss_fmt(const struct sockaddr_storage *ss, char *buf, size_t sz)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+			  a, sizeof(a));
+		snprintf(buf, sz, "%s:%u", a, ss_port(ss));
+	} else if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)ss)->sin6_addr, a,
+			  sizeof(a));
+		snprintf(buf, sz, "[%s]:%u", a, ss_port(ss));
+	} else {
+		snprintf(buf, sz, "(address family %d)", ss->ss_family);
+	}
+}
+
+static bool ss_same_addr(const struct sockaddr_storage *a,
+			 const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr,
+		       sizeof(struct in6_addr));
+}
+
+
+/* Everything that must be in place before the socket joins the group. */
+static int sock_prepare(const struct sk_sock_ctx *c)
+{
+	int err;
+
+	err = sk_setopt_int(c, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+	if (err)
+		return err;
+	if (svc_family(c->svc) == AF_INET6) {
+		err = sk_setopt_int(c, IPPROTO_IPV6, IPV6_V6ONLY, c->svc->v6only,
+				 c->svc->v6only ? "IPV6_V6ONLY 1" :
+						  "IPV6_V6ONLY 0");
+		if (err)
+			return err;
+	}
+	return sk_sock_apply_opts(c);
+}
+
+/*
+ * bind() (and listen() for TCP): the socket joins the kernel's group here,
+ * at the next position. @port 0 lets the kernel choose; the port bound is
+ * returned in @bound.
+ */
+static int sock_join(const struct sk_sock_ctx *c, uint16_t port, uint16_t *bound)
+{
+	const struct sksteer_service *svc = c->svc;
+	struct sockaddr_storage ss = svc->addr;
+	socklen_t len = sizeof(ss);
+	char addr[INET6_ADDRSTRLEN + 16];
+	int err, backlog;
+
+	ss_set_port(&ss, port);
+	if (bind(c->fd, (struct sockaddr *)&ss, svc->addrlen)) {
+		err = -errno;
+		ss_fmt(&ss, addr, sizeof(addr));
+		ctx_warn(c, "binding to %s: %s%s\n", addr, strerror(-err),
+			 err == -EADDRINUSE ?
+				 " (another socket of another owner, or "
+				 "without SO_REUSEPORT, holds this port)" :
+				 "");
+		return err;
+	}
+	if (!port) {
+		if (getsockname(c->fd, (struct sockaddr *)&ss, &len)) {
+			err = -errno;
+			ctx_warn(c, "getsockname: %s\n", strerror(-err));
+			return err;
+		}
+		port = ss_port(&ss);
+	}
+	if (svc->proto == IPPROTO_TCP) {
+		backlog = c->pool->opts.has_backlog ? c->pool->opts.backlog :
+						      SK_DEFAULT_BACKLOG;
+		if (listen(c->fd, backlog)) {
+			err = -errno;
+			ctx_warn(c, "listen(backlog %d): %s\n", backlog,
+				 strerror(-err));
+			return err;
+		}
+	}
+	*bound = port;
+	return 0;
+}
+
+/* ---- the group's bookkeeping ---- */
+
+static int find_pool(const struct sksteer_service *svc, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < svc->npools; i++)
+		if (!strcmp(svc->pools[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* The socket joined the kernel's group last: it has the next position. */
+static struct sk_gsock *group_add(struct sksteer_group *grp, unsigned int pool,
+				  int fd)
+{
+	struct sk_gpool *gp = &grp->pools[pool];
+	struct sk_gsock *s = &gp->socks[gp->filled++];
+
+	s->fd = fd;
+	s->pos = grp->nsocks;
+	grp->order[grp->nsocks++] = s;
+	grp->nfilled++;
+	return s;
+}
+
+int sk_group_any_fd(const struct sksteer_group *grp)
+{
+	return grp->nsocks ? grp->order[0]->fd : -1;
+}
+
+void sk_group_drop(struct sksteer_group *grp, struct sk_gsock *s)
+{
+	unsigned int hole = s->pos, last = grp->nsocks - 1;
+
+	/*
+	 * close() takes a socket out of the group only when its last
+	 * reference goes. For a TCP listener, shutdown(SHUT_RD) unhashes it
+	 * right now (inet_shutdown() -> tcp_disconnect() -> tcp_set_state(
+	 * TCP_CLOSE) -> inet_unhash()), also when another process still
+	 * holds a duplicate, so the renumbering below is what the kernel
+	 * does. UDP has no such call: udp_disconnect() keeps a socket with
+	 * an explicitly bound port hashed.
+	 */
+	if (grp->svc->proto == IPPROTO_TCP)
+		shutdown(s->fd, SHUT_RD);
+	close(s->fd);
+	s->fd = -1;
+	/* __reuseport_detach_sock(): the last socket fills the hole */
+	grp->order[hole] = grp->order[last];
+	grp->order[hole]->pos = hole;
+	grp->order[last] = NULL;
+	grp->nsocks--;
+}
+
+int sk_group_layout(const struct sksteer_group *grp,
+		    const struct sk_gsock *leaving, bool renumbered,
+		    struct sk_layout *out)
+{
+	const struct sksteer_service *svc = grp->svc;
+	const struct sk_gsock *last =
+		grp->nsocks ? grp->order[grp->nsocks - 1] : NULL;
+	size_t i;
+
+	out->npools = svc->npools;
+	out->pools = calloc(svc->npools ? svc->npools : 1, sizeof(*out->pools));
+	if (!out->pools)
+		return -ENOMEM;
+	for (i = 0; i < svc->npools; i++) {
+		const struct sk_gpool *gp = &grp->pools[i];
+		struct sk_layout_pool *lp = &out->pools[i];
+		unsigned int j;
+
+		lp->pos = calloc(gp->filled ? gp->filled : 1, sizeof(*lp->pos));
+		if (!lp->pos) {
+			sk_layout_free(out);
+			return -ENOMEM;
+		}
+		for (j = 0; j < gp->filled; j++) {
+			const struct sk_gsock *s = &gp->socks[j];
+
+			if (s->fd < 0 || s == leaving)
+				continue;
+			lp->pos[lp->n++] = renumbered && leaving && s == last ?
+						   leaving->pos :
+						   s->pos;
+		}
+	}
+	return 0;
+}
+
+/* ---- the classic BPF backend ---- */
+
+/*
+ * A socket is known by its position, so every change of the group needs a
+ * program compiled for the new positions.
+ */
+static struct sksteer_prog *cbpf_compile(const struct sksteer_group *grp,
+					 const struct sk_gsock *leaving,
+					 bool renumbered, int *err)
+{
+	struct sksteer_prog *prog;
+	struct sk_layout lay;
+
+	*err = sk_group_layout(grp, leaving, renumbered, &lay);
+	if (*err)
+		return NULL;
+	prog = sk_cbpf_compile(grp->svc, &lay);
+	if (!prog)
+		*err = -errno;
+	sk_layout_free(&lay);
+	return prog;
+}
+
+/*
+ * SO_ATTACH_REUSEPORT_CBPF on any member sets the program of the whole
+ * group: reuseport_attach_prog() swaps reuse->prog under the reuseport
+ * lock with rcu_assign_pointer, so every packet runs the old or the new
+ * program, never none. (On a socket that has not joined a group yet it
+ * would allocate a group of its own: attach only after every socket has
+ * joined.)
+ */
+static int cbpf_install(const struct sksteer_group *grp,
+			const struct sksteer_prog *prog)
+{
+	struct sock_fprog fprog = {
+		.len = (unsigned short)prog->n,
+		.filter = prog->insns,
+	};
+	int fd = sk_group_any_fd(grp), err;
+
+	if (!setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog,
+			sizeof(fprog)))
+		return 0;
+	err = -errno;
+	sk_warn("service '%s': attaching the classic BPF program (%zu "
+		"instructions) with SO_ATTACH_REUSEPORT_CBPF: %s%s\n",
+		grp->svc->name, prog->n, strerror(-err),
+		err == -ENOMEM ? " (the program is larger than "
+				 "net.core.optmem_max allows)" :
+				 "");
+	return err;
+}
+
+static int cbpf_attach(struct sksteer_group *grp)
+{
+	struct sksteer_prog *prog;
+	int err;
+
+	prog = cbpf_compile(grp, NULL, false, &err);
+	if (!prog)
+		return err;
+	err = cbpf_install(grp, prog);
+	if (!err)
+		sk_debug("service '%s': classic BPF program of %zu "
+			 "instructions attached for %u sockets\n",
+			 grp->svc->name, prog->n, grp->nsocks);
+	sksteer_prog__free(prog);
+	return err;
+}
+
+/*
+ * Removing socket S at position p of n sockets:
+ *  1. compile the program for the group as the kernel will number it
+ *     without S (the last socket in position p); a failure (a pool left
+ *     empty whose fallback is drop, which classic BPF cannot do) refuses
+ *     the removal before anything changed;
+ *  2. attach an interim program for the CURRENT positions with S taken
+ *     out of its pool, so no new connection or datagram is steered to S
+ *     while it is still open;
+ *  3. close S: the kernel moves the last socket into position p;
+ *  4. attach the program of step 1.
+ * The remaining window, between 3 and 4: traffic the interim program
+ * sends to the socket that moved returns its old position n-1, which is
+ * now past the end of the group, so the kernel spreads it with its own
+ * hash over the whole group. Everything else is steered right throughout.
+ * When S is the last socket nothing moves: the program of step 1 is
+ * attached before the close and there is no window. The eBPF backend
+ * (sockets known by sockarray slot, not position) has no window at all.
+ */
+static int cbpf_remove(struct sksteer_group *grp, struct sk_gsock *s)
+{
+	const struct sksteer_service *svc = grp->svc;
+	const char *pool = svc->pools[s->pool].name;
+	struct sksteer_prog *final, *interim = NULL;
+	bool moves = s->pos != grp->nsocks - 1;
+	unsigned int idx = s->idx, hole = s->pos, last = grp->nsocks - 1;
+	int err;
+
+	final = cbpf_compile(grp, s, true, &err);
+	if (final && moves)
+		interim = cbpf_compile(grp, s, false, &err);
+	if (!final || (moves && !interim)) {
+		if (err == -EOPNOTSUPP) {
+			sk_warn("service '%s': not closing socket %u of pool "
+				"'%s': the group cannot be steered without it "
+				"with classic BPF (see above); nothing was "
+				"changed\n",
+				svc->name, idx, pool);
+			err = -EBUSY;
+		} else {
+			sk_warn("service '%s': not closing socket %u of pool "
+				"'%s': no program for the group without it: "
+				"%s; nothing was changed\n",
+				svc->name, idx, pool, strerror(-err));
+		}
+		goto out;
+	}
+	err = cbpf_install(grp, moves ? interim : final);
+	if (err)
+		goto out; /* the old program stays: nothing changed */
+	sk_group_drop(grp, s);
+	if (moves) {
+		err = cbpf_install(grp, final);
+		if (err)
+			sk_warn("service '%s': socket %u of pool '%s' is "
+				"closed, but the program for the new order "
+				"could not be attached: traffic for the socket "
+				"that moved from position %u to %u is spread "
+				"by the kernel's hash until "
+				"sksteer_group__attach() succeeds\n",
+				svc->name, idx, pool, last, hole);
+	}
+	sk_debug("service '%s': closed socket %u of pool '%s'%s\n", svc->name,
+		 idx, pool,
+		 moves ? " (the last socket took its position)" : "");
+out:
+	sksteer_prog__free(final);
+	sksteer_prog__free(interim);
+	return err;
+}
+
+static void cbpf_detach(struct sksteer_group *grp)
+{
+	int fd = sk_group_any_fd(grp), unused = 0;
+
+	/* -ENOENT when nothing is attached: fine */
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused,
+			   sizeof(unused));
+}
+
+static const struct sk_backend_ops sk_cbpf_ops = {
+	.kind = SKSTEER_BACKEND_CBPF,
+	.name = "cbpf",
+	.attach = cbpf_attach,
+	.remove = cbpf_remove,
+	.detach = cbpf_detach,
+};
+
+/* ---- backend choice ---- */
+
+/*
+ * >>> THE place where 'auto' is resolved. <<<
+ * auto means "ebpf when permitted, else cbpf" (sksteer.conf(5)). This
+ * version has no eBPF backend, so auto is cbpf. When the eBPF backend
+ * lands: probe here whether BPF_PROG_TYPE_SK_REUSEPORT programs and a
+ * REUSEPORT_SOCKARRAY can be created, return SKSTEER_BACKEND_EBPF if so,
+ * and say which backend was chosen and why with sk_info().
+ */
+static enum sksteer_backend resolve_auto(const struct sksteer_service *svc)
+{
+	sk_debug("service '%s': backend auto: cbpf (this version of "
+		 "libsksteer has no eBPF backend)\n",
+		 svc->name);
+	return SKSTEER_BACKEND_CBPF;
+}
+
+static int backend_ops(const struct sksteer_service *svc,
+		       enum sksteer_backend want,
+		       const struct sk_backend_ops **ops)
+{
+	if (want == SKSTEER_BACKEND_DEFAULT)
+		want = svc->backend;
+	if (want == SKSTEER_BACKEND_DEFAULT || want == SKSTEER_BACKEND_AUTO)
+		want = resolve_auto(svc);
+	switch (want) {
+	case SKSTEER_BACKEND_CBPF:
+		*ops = &sk_cbpf_ops;
+		return 0;
+	case SKSTEER_BACKEND_EBPF:
+		sk_warn("service '%s': the eBPF backend is not available in "
+			"this version of libsksteer; use 'backend cbpf' or "
+			"'backend auto'\n",
+			svc->name);
+		return -EOPNOTSUPP;
+	default:
+		sk_warn("service '%s': unknown backend %d\n", svc->name, want);
+		return -EINVAL;
+	}
+}
+
+/* ---- the public functions ---- */
+
+static int group_new(const struct sksteer_service *svc,
+		     enum sksteer_backend want, struct sksteer_group **out)
+{
+	struct sksteer_group *grp;
+	size_t i;
+	int err;
+
+	grp = calloc(1, sizeof(*grp));
+	if (!grp)
+		return -ENOMEM;
+	grp->svc = svc;
+	grp->port = ss_port(&svc->addr);
+	err = backend_ops(svc, want, &grp->ops);
+	if (err)
+		goto err_free_grp;
+	err = -ENOMEM;
+	grp->order =
+		calloc(svc->nsockets ? svc->nsockets : 1, sizeof(*grp->order));
+	grp->pools = calloc(svc->npools ? svc->npools : 1, sizeof(*grp->pools));
+	if (!grp->order || !grp->pools)
+		goto err_free_arrays;
+	for (i = 0; i < svc->npools; i++) {
+		unsigned int j, n = svc->pools[i].size;
+		struct sk_gpool *gp = &grp->pools[i];
+
+		gp->socks = calloc(n ? n : 1, sizeof(*gp->socks));
+		if (!gp->socks)
+			goto err_free_pools;
+		for (j = 0; j < n; j++)
+			gp->socks[j] = (struct sk_gsock){
+				.fd = -1,
+				.pool = (unsigned int)i,
+				.idx = j,
+			};
+	}
+	*out = grp;
+	return 0;
+
+err_free_pools:
+	while (i-- > 0)
+		free(grp->pools[i].socks);
+err_free_arrays:
+	free(grp->pools);
+	free(grp->order);
+err_free_grp:
+	free(grp);
+	return err;
+}
+
+/* A new socket for the next position of pool @pool. */
+static int sock_create(struct sksteer_group *grp, unsigned int pool)
+{
+	const struct sksteer_service *svc = grp->svc;
+	struct sk_sock_ctx c = {
+		.svc = svc,
+		.pool = &svc->pools[pool],
+		.idx = grp->pools[pool].filled,
+	};
+	int type = svc->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+	uint16_t port;
+	int err;
+
+	c.fd = socket(svc_family(svc), type | SOCK_CLOEXEC, svc->proto);
+	if (c.fd < 0) {
+		err = -errno;
+		ctx_warn(&c, "creating a %s %s socket: %s\n",
+			 svc_family(svc) == AF_INET ? "IPv4" : "IPv6",
+			 proto_name(svc->proto), strerror(-err));
+		return err;
+	}
+	err = sock_prepare(&c);
+	if (err)
+		goto err_close_fd;
+	err = sock_join(&c, grp->port, &port);
+	if (err)
+		goto err_close_fd;
+	/* port 0: the first socket's port is the group's */
+	grp->port = port;
+	group_add(grp, pool, c.fd);
+	return 0;
+
+err_close_fd:
+	close(c.fd);
+	return err;
+}
+
+struct sksteer_group *
+sksteer_group__create(const struct sksteer_service *svc,
+		      const struct sksteer_group_opts *opts)
+{
+	struct sksteer_group *grp;
+	size_t i;
+	int err;
+
+	if (!svc || !OPTS_VALID(opts, sksteer_group_opts)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!svc->has_listen || !svc->nsockets) {
+		sk_warn("service '%s' has no listen address or no socket\n",
+			svc->name);
+		errno = EINVAL;
+		return NULL;
+	}
+	err = group_new(svc, OPTS_GET(opts, backend, SKSTEER_BACKEND_DEFAULT),
+			&grp);
+	if (err)
+		goto err_out;
+	if (OPTS_GET(opts, empty, false))
+		return grp;
+	for (i = 0; i < svc->npools; i++) {
+		unsigned int j;
+
+		for (j = 0; j < svc->pools[i].size; j++) {
+			err = sock_create(grp, (unsigned int)i);
+			if (err)
+				goto err_free_group;
+		}
+	}
+	err = sksteer_group__attach(grp);
+	if (err)
+		goto err_free_group;
+	return grp;
+
+err_free_group:
+	sksteer_group__free(grp);
+err_out:
+	errno = -err;
 	return NULL;
+}
+
+/* Is @fd a socket of the service's family, type and protocol? */
+static int adopt_check_kind(const struct sk_sock_ctx *c)
+{
+	const struct sksteer_service *svc = c->svc;
+	int dom, type, proto, err;
+	int want_type = svc->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+
+	err = sk_getopt_int(c->fd, SOL_SOCKET, SO_DOMAIN, &dom);
+	if (!err)
+		err = sk_getopt_int(c->fd, SOL_SOCKET, SO_TYPE, &type);
+	if (!err)
+		err = sk_getopt_int(c->fd, SOL_SOCKET, SO_PROTOCOL, &proto);
+	if (err) {
+		ctx_warn(c, "fd %d: %s\n", c->fd, strerror(-err));
+		return err;
+	}
+	if (dom != svc_family(svc) || type != want_type ||
+	    proto != svc->proto) {
+		ctx_warn(c,
+			 "fd %d is not an %s %s socket (domain %d, type %d, "
+			 "protocol %d), as the service's listen address "
+			 "needs\n",
+			 c->fd,
+			 svc_family(svc) == AF_INET ? "AF_INET" : "AF_INET6",
+			 proto_name(svc->proto), dom, type, proto);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A socket the application bound itself: is it a member of our group? */
+static int adopt_check_bound(const struct sksteer_group *grp,
+			     const struct sk_sock_ctx *c,
+			     const struct sockaddr_storage *ss)
+{
+	const struct sksteer_service *svc = grp->svc;
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	char have[INET6_ADDRSTRLEN + 16], want[INET6_ADDRSTRLEN + 16];
+	int v, err;
+
+	err = sk_getopt_int(c->fd, SOL_SOCKET, SO_REUSEPORT, &v);
+	if (err || !v) {
+		ctx_warn(c,
+			 "fd %d is bound without SO_REUSEPORT, so it is in no "
+			 "reuseport group\n",
+			 c->fd);
+		return -EINVAL;
+	}
+	if (svc_family(svc) == AF_INET6) {
+		err = sk_getopt_int(c->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v);
+		if (err || !!v != svc->v6only) {
+			ctx_warn(c,
+				 "fd %d has IPV6_V6ONLY %d, the service needs "
+				 "%d (the kernel keeps them in different "
+				 "groups)\n",
+				 c->fd, v, svc->v6only);
+			return -EINVAL;
+		}
+	}
+	if (svc->proto == IPPROTO_UDP &&
+	    !getpeername(c->fd, (struct sockaddr *)&peer, &len)) {
+		ctx_warn(c,
+			 "fd %d is a connected UDP socket: the kernel does "
+			 "not steer to it\n",
+			 c->fd);
+		return -EINVAL;
+	}
+	if (!ss_same_addr(ss, &svc->addr) ||
+	    (grp->port && ss_port(ss) != grp->port)) {
+		struct sockaddr_storage w = svc->addr;
+
+		/* port 0 in the message: the group's port is not chosen yet */
+		ss_set_port(&w, grp->port);
+		ss_fmt(ss, have, sizeof(have));
+		ss_fmt(&w, want, sizeof(want));
+		ctx_warn(c, "fd %d is bound to %s, the group listens on %s\n",
+			 c->fd, have, want);
+		return -EINVAL;
+	}
+	if (svc->proto == IPPROTO_TCP) {
+		err = sk_getopt_int(c->fd, SOL_SOCKET, SO_ACCEPTCONN, &v);
+		if (err || !v) {
+			ctx_warn(c,
+				 "fd %d is bound but not listening: a TCP "
+				 "socket joins the group at listen(), so "
+				 "listen() in group order before adopting it, "
+				 "or adopt it unbound\n",
+				 c->fd);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int sksteer_group__adopt(struct sksteer_group *grp, const char *pool_name,
+			 int fd)
+{
+	const struct sksteer_service *svc;
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len = sizeof(ss);
+	struct sk_sock_ctx c;
+	uint16_t port;
+	size_t next;
+	int p, err;
+
+	if (!grp || !pool_name || fd < 0)
+		return -EINVAL;
+	svc = grp->svc;
+	p = find_pool(svc, pool_name);
+	if (p < 0) {
+		sk_warn("service '%s' has no pool '%s'\n", svc->name,
+			pool_name);
+		return -ENOENT;
+	}
+	if (grp->pools[p].filled == svc->pools[p].size) {
+		sk_warn("service '%s': pool '%s' already has its %u "
+			"sockets\n",
+			svc->name, pool_name, svc->pools[p].size);
+		return -ENOSPC;
+	}
+	/* positions fill in group order: pools in declaration order */
+	for (next = 0; next < svc->npools; next++)
+		if (grp->pools[next].filled < svc->pools[next].size)
+			break;
+	if (next != (size_t)p) {
+		sk_warn("service '%s': sockets are adopted in group order "
+			"(pools in declaration order, a pool's sockets one "
+			"after the other): pool '%s' still needs %u of its %u "
+			"sockets before pool '%s'\n",
+			svc->name, svc->pools[next].name,
+			svc->pools[next].size - grp->pools[next].filled,
+			svc->pools[next].size, pool_name);
+		return -EINVAL;
+	}
+	c = (struct sk_sock_ctx){
+		.svc = svc,
+		.pool = &svc->pools[p],
+		.idx = grp->pools[p].filled,
+		.fd = fd,
+	};
+	err = adopt_check_kind(&c);
+	if (err)
+		return err;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len)) {
+		err = -errno;
+		ctx_warn(&c, "fd %d: getsockname: %s\n", fd, strerror(-err));
+		return err;
+	}
+	port = ss_port(&ss);
+	if (!port) {
+		/* unbound: it joins the group here, at the next position */
+		err = sock_prepare(&c);
+		if (!err)
+			err = sock_join(&c, grp->port, &port);
+	} else {
+		err = adopt_check_bound(grp, &c, &ss);
+	}
+	if (err)
+		return err;
+	grp->port = port;
+	group_add(grp, (unsigned int)p, fd);
+	return 0;
+}
+
+int sksteer_group__attach(struct sksteer_group *grp)
+{
+	const struct sksteer_service *svc;
+	size_t i;
+	int err;
+
+	if (!grp)
+		return -EINVAL;
+	svc = grp->svc;
+	for (i = 0; i < svc->npools; i++) {
+		if (grp->pools[i].filled < svc->pools[i].size) {
+			sk_warn("service '%s': cannot attach: pool '%s' has "
+				"%u of its %u sockets (adopt every socket the "
+				"configuration declares first)\n",
+				svc->name, svc->pools[i].name,
+				grp->pools[i].filled, svc->pools[i].size);
+			return -EINVAL;
+		}
+	}
+	if (!grp->nsocks) {
+		sk_warn("service '%s': cannot attach: no socket is open\n",
+			svc->name);
+		return -ENOENT;
+	}
+	err = grp->ops->attach(grp);
+	if (!err)
+		grp->attached = true;
+	return err;
+}
+
+const struct sksteer_service *
+sksteer_group__service(const struct sksteer_group *grp)
+{
+	return grp ? grp->svc : NULL;
+}
+
+int sksteer_group__port(const struct sksteer_group *grp)
+{
+	return grp ? grp->port : -EINVAL;
+}
+
+enum sksteer_backend sksteer_group__backend(const struct sksteer_group *grp)
+{
+	return grp ? grp->ops->kind : SKSTEER_BACKEND_DEFAULT;
+}
+
+static const struct sk_gsock *lookup(const struct sksteer_group *grp,
+				     const char *pool, unsigned int idx)
+{
+	int p = find_pool(grp->svc, pool);
+
+	if (p < 0 || idx >= grp->svc->pools[p].size ||
+	    grp->pools[p].socks[idx].fd < 0)
+		return NULL;
+	return &grp->pools[p].socks[idx];
+}
+
+int sksteer_group__fd(const struct sksteer_group *grp, const char *pool,
+		      unsigned int idx)
+{
+	const struct sk_gsock *s;
+
+	if (!grp || !pool)
+		return -EINVAL;
+	s = lookup(grp, pool, idx);
+	return s ? s->fd : -ENOENT;
+}
+
+int sksteer_group__position(const struct sksteer_group *grp, const char *pool,
+			    unsigned int idx)
+{
+	const struct sk_gsock *s;
+
+	if (!grp || !pool)
+		return -EINVAL;
+	s = lookup(grp, pool, idx);
+	return s ? (int)s->pos : -ENOENT;
+}
+
+unsigned int sksteer_group__socket_cnt(const struct sksteer_group *grp)
+{
+	return grp ? grp->nsocks : 0;
+}
+
+int sksteer_group__close_socket(struct sksteer_group *grp, const char *pool,
+				unsigned int idx)
+{
+	const struct sk_gsock *s;
+
+	if (!grp || !pool)
+		return -EINVAL;
+	if (find_pool(grp->svc, pool) < 0) {
+		sk_warn("service '%s' has no pool '%s'\n", grp->svc->name,
+			pool);
+		return -ENOENT;
+	}
+	s = lookup(grp, pool, idx);
+	if (!s) {
+		sk_warn("service '%s': pool '%s' has no open socket %u\n",
+			grp->svc->name, pool, idx);
+		return -ENOENT;
+	}
+	if (!grp->attached) {
+		sk_warn("service '%s': close_socket needs a steered group "
+			"(call sksteer_group__attach() first)\n",
+			grp->svc->name);
+		return -EINVAL;
+	}
+	return grp->ops->remove(grp, (struct sk_gsock *)s);
+}
+
+void sksteer_group__free(struct sksteer_group *grp)
+{
+	size_t i;
+
+	if (!grp)
+		return;
+	grp->ops->detach(grp);
+	for (i = 0; i < grp->svc->npools; i++) {
+		unsigned int j;
+
+		for (j = 0; j < grp->pools[i].filled; j++)
+			if (grp->pools[i].socks[j].fd >= 0)
+				close(grp->pools[i].socks[j].fd);
+		free(grp->pools[i].socks);
+	}
+	free(grp->pools);
+	free(grp->order);
+	free(grp);
+}
+
+int sksteer_group__socket(const struct sksteer_group *grp, unsigned int n,
+			  struct sksteer_socket_info *info)
+{
+	const struct sksteer_service *svc;
+	size_t p;
+	unsigned int j;
+
+	if (!grp || !info || !OPTS_VALID(info, sksteer_socket_info))
+		return -EINVAL;
+	svc = grp->svc;
+	for (p = 0; p < svc->npools; p++) {
+		const struct sk_gpool *gp = &grp->pools[p];
+
+		for (j = 0; j < gp->filled; j++) {
+			if (gp->socks[j].fd < 0)
+				continue;
+			if (n--)
+				continue;
+			info->pool = svc->pools[p].name;
+			info->index = j;
+			info->fd = gp->socks[j].fd;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }

@@ -458,7 +458,8 @@ static int load_prefix_file(struct parser *p, const struct sk_token *at,
 	while (pos < len && nerr < MAX_ERRORS) {
 		size_t bol = pos, eol = pos, s, e, k;
 		struct sk_prefix pf;
-		int off;
+		const char *nul;
+		int off = 0;
 
 		line++;
 		while (eol < len && buf[eol] != '\n')
@@ -484,11 +485,14 @@ static int load_prefix_file(struct parser *p, const struct sk_token *at,
 			nerr++;
 			continue;
 		}
-		if (memchr(buf + s, '\0', e - s) ||
-		    sk_prefix_parse(buf + s, e - s, &pf, why, sizeof(why),
-				    &off)) {
-			if (memchr(buf + s, '\0', e - s))
-				snprintf(why, sizeof(why), "NUL byte");
+		nul = memchr(buf + s, '\0', e - s);
+		if (nul) {
+			/* point at the NUL itself */
+			snprintf(why, sizeof(why), "NUL byte");
+			off = (int)(nul - (buf + s));
+		}
+		if (nul || sk_prefix_parse(buf + s, e - s, &pf, why, sizeof(why),
+					   &off)) {
 			sk_warn("%s:%d:%zu: error: %s\n", fname, line,
 				s - bol + 1 + (size_t)off, why);
 			err = -EINVAL;

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Loading the eBPF steering program. Each configuration (and each update
+ * of one) is a "generation": the program from bpf/sksteer.bpf.c with its
+ * .rodata set for the configuration and its own tables sized exactly.
+ * Generations of a group share the REUSEPORT_SOCKARRAY (socket identity)
+ * and, when the rules keep their shape, the counters. Swapping
+ * generations is one SO_ATTACH_REUSEPORT_EBPF, which the kernel publishes
+ * with rcu_assign_pointer(): a packet sees the old program and tables or
+ * the new ones, never a mix.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ebpf.h"
+#include "tables.h"
+#include "../bpf/sksteer.skel.h"
+
+struct sk_ebpf {
+	struct sksteer_bpf *skel;
+	struct sk_tables tables;
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list args)
+{
+	char *buf = NULL;
+
+	/* libbpf's own chatter is debug output; its warnings (verifier
+	 * logs on failure) matter */
+	if (vasprintf(&buf, fmt, args) < 0)
+		return 0;
+	sk_print(level == LIBBPF_WARN ? SKSTEER_WARN : SKSTEER_DEBUG, "%s",
+		 buf);
+	free(buf);
+	return 0;
+}
+
+static void setup_libbpf(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	libbpf_set_print(libbpf_print);
+}
+
+int sk_ebpf_probe(char *why, size_t why_sz)
+{
+	int r;
+
+	setup_libbpf();
+	r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_REUSEPORT, NULL);
+	if (r == 1)
+		return 0;
+	if (r == 0) {
+		snprintf(why, why_sz,
+			 "the kernel has no BPF_PROG_TYPE_SK_REUSEPORT");
+		return -EOPNOTSUPP;
+	}
+	snprintf(why, why_sz, "loading BPF programs is not permitted (%s; "
+			      "needs CAP_BPF)",
+		 strerror(-r));
+	return r;
+}
+
+/* Array maps are created BPF_F_MMAPABLE: writing a table is a memcpy. */
+static int fill_array(const struct bpf_map *map, const void *src, size_t n,
+		      size_t vsize)
+{
+	size_t elem = (vsize + 7) & ~(size_t)7, i, len;
+	void *mem;
+
+	len = elem * bpf_map__max_entries(map);
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   bpf_map__fd(map), 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	if (elem == vsize) {
+		memcpy(mem, src, n * vsize);
+	} else {
+		for (i = 0; i < n; i++)
+			memcpy((char *)mem + i * elem, (const char *)src + i * vsize,
+			       vsize);
+	}
+	munmap(mem, len);
+	return 0;
+}
+
+static int set_size(struct bpf_map *map, size_t n)
+{
+	return bpf_map__set_max_entries(map, n ? (uint32_t)n : 1);
+}
+
+struct sk_ebpf *sk_ebpf_load(const struct sksteer_service *svc,
+			     const struct sk_layout *layout,
+			     const struct sk_ebpf_shared *shared)
+{
+	struct sk_ebpf *e;
+	struct sksteer_bpf *skel;
+	struct sk_tables *t;
+	int err, i, f;
+
+	setup_libbpf();
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = sk_tables_build(svc, layout, &e->tables);
+	if (err)
+		goto err_free;
+	t = &e->tables;
+
+	skel = sksteer_bpf__open();
+	if (!skel) {
+		err = -errno;
+		sk_warn("service '%s': opening the eBPF object: %s\n", svc->name,
+			strerror(errno));
+		goto err_tables;
+	}
+	e->skel = skel;
+	skel->rodata->cfg_nwords = t->nwords;
+	skel->rodata->cfg_flags = t->flags;
+	skel->rodata->cfg_proto = t->proto;
+	skel->rodata->cfg_recv4 = t->recv4;
+	skel->rodata->cfg_recv6 = t->recv6;
+	skel->rodata->cfg_max_cands = t->max_cands;
+	for (i = 0; i < SKS_NTREES; i++)
+		skel->rodata->cfg_tree_base[i] = t->tree_base[i];
+	for (i = 0; i <= SKS_NTREES; i++)
+		skel->rodata->cfg_cls_base[i] = t->cls_base[i];
+	for (f = 0; f < SKS_NFAMS; f++)
+		for (i = 0; i < SKS_WORDS; i++)
+			skel->rodata->cfg_base_mask[f][i] = t->base_mask[f][i];
+	for (i = 0; i < SKS_WORDS; i++)
+		skel->rodata->cfg_test_mask[i] = t->test_mask[i];
+	skel->rodata->cfg_default = t->deflt;
+
+	if ((err = set_size(skel->maps.buckets, t->nbuckets)) ||
+	    (err = set_size(skel->maps.bounds4, t->nbounds4)) ||
+	    (err = set_size(skel->maps.bounds6, t->nbounds6)) ||
+	    (err = set_size(skel->maps.classbits, t->nclassbits)) ||
+	    (err = set_size(skel->maps.sport_cls, t->nsport_cls)) ||
+	    (err = set_size(skel->maps.rules, t->nrules_map)) ||
+	    (err = set_size(skel->maps.tests, t->ntests)) ||
+	    (err = set_size(skel->maps.pools, t->npools)) ||
+	    (err = set_size(skel->maps.slots, t->nslots)) ||
+	    (err = set_size(skel->maps.socks, t->nsockets)) ||
+	    (err = set_size(skel->maps.cookie_pool, t->nsockets)))
+		goto err_skel;
+	if (shared && shared->sockarray_fd >= 0) {
+		err = bpf_map__reuse_fd(skel->maps.socks, shared->sockarray_fd);
+		if (err)
+			goto err_skel;
+	}
+	if (shared && shared->counters_fd >= 0) {
+		err = bpf_map__reuse_fd(skel->maps.counters, shared->counters_fd);
+		if (err)
+			goto err_skel;
+	}
+	err = sksteer_bpf__load(skel);
+	if (err) {
+		sk_warn("service '%s': loading the eBPF program: %s\n", svc->name,
+			strerror(-err));
+		goto err_skel;
+	}
+	if ((err = fill_array(skel->maps.buckets, t->buckets, t->nbuckets,
+			      sizeof(*t->buckets))) ||
+	    (err = fill_array(skel->maps.bounds4, t->bounds4, t->nbounds4,
+			      sizeof(*t->bounds4))) ||
+	    (err = fill_array(skel->maps.bounds6, t->bounds6, t->nbounds6,
+			      sizeof(*t->bounds6))) ||
+	    (err = fill_array(skel->maps.classbits, t->classbits,
+			      t->nclassbits, sizeof(*t->classbits))) ||
+	    (err = fill_array(skel->maps.sport_cls, t->sport_cls,
+			      t->nsport_cls, sizeof(*t->sport_cls))) ||
+	    (err = fill_array(skel->maps.rules, t->rules, t->nrules_map,
+			      sizeof(*t->rules))) ||
+	    (err = fill_array(skel->maps.tests, t->tests, t->ntests,
+			      sizeof(*t->tests))) ||
+	    (err = fill_array(skel->maps.pools, t->pools, t->npools,
+			      sizeof(*t->pools))) ||
+	    (err = fill_array(skel->maps.slots, t->slots, t->nslots,
+			      sizeof(*t->slots)))) {
+		sk_warn("service '%s': writing the eBPF tables: %s\n", svc->name,
+			strerror(-err));
+		goto err_skel;
+	}
+	return e;
+
+err_skel:
+	sksteer_bpf__destroy(skel);
+err_tables:
+	sk_tables_free(&e->tables);
+err_free:
+	free(e);
+	errno = -err;
+	return NULL;
+}
+
+int sk_ebpf_prog_fd(const struct sk_ebpf *e)
+{
+	return bpf_program__fd(e->skel->progs.sksteer_select);
+}
+
+int sk_ebpf_sockarray_fd(const struct sk_ebpf *e)
+{
+	return bpf_map__fd(e->skel->maps.socks);
+}
+
+int sk_ebpf_counters_fd(const struct sk_ebpf *e)
+{
+	return bpf_map__fd(e->skel->maps.counters);
+}
+
+int sk_ebpf_cookie_fd(const struct sk_ebpf *e)
+{
+	return bpf_map__fd(e->skel->maps.cookie_pool);
+}
+
+size_t sk_ebpf_table_bytes(const struct sk_ebpf *e)
+{
+	return sk_tables_size(&e->tables);
+}
+
+void sk_ebpf_free(struct sk_ebpf *e)
+{
+	if (!e)
+		return;
+	sksteer_bpf__destroy(e->skel);
+	sk_tables_free(&e->tables);
+	free(e);
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Private to libsksteer: socket groups and the steering backends behind
+ * them. A backend is a small set of operations (struct sk_backend_ops);
+ * the group code owns the sockets and mirrors the kernel's numbering, the
+ * backend only steers.
+ */
+#ifndef __SKSTEER_GROUP_H
+#define __SKSTEER_GROUP_H
+
+#include "internal.h"
+
+/* One socket of the group, named by (pool, index in the pool). */
+struct sk_gsock {
+	int fd; /* -1: not adopted yet, or closed */
+	unsigned int pool; /* index in svc->pools */
+	unsigned int idx; /* index in the pool: a stable name */
+	unsigned int pos; /* position in the kernel's group while open */
+};
+
+struct sk_gpool {
+	struct sk_gsock *socks; /* the pool's declared size, by index */
+	unsigned int filled; /* indexes given out so far (in order) */
+};
+
+struct sksteer_group;
+
+/*
+ * A steering backend. Every operation leaves the group's bookkeeping
+ * consistent with the kernel and reports problems through sk_warn().
+ */
+struct sk_backend_ops {
+	enum sksteer_backend kind;
+	const char *name;
+	/*
+	 * Steer the group as it is now (every socket has joined the
+	 * kernel's group). Also called again to re-steer, e.g. to retry
+	 * after a failed update. Replaces whatever was attached before.
+	 */
+	int (*attach)(struct sksteer_group *grp);
+	/*
+	 * Take open socket @s out of the group: make sure no new traffic is
+	 * steered to it, close it with sk_group_drop() (which renumbers the
+	 * group as the kernel does) and steer the rest. Refuse with -EBUSY,
+	 * changing nothing, when the backend cannot steer the group without
+	 * @s (a pool left empty with a fallback the backend cannot honour).
+	 */
+	int (*remove)(struct sksteer_group *grp, struct sk_gsock *s);
+	/* Stop steering and free the backend's state (sockets stay open). */
+	void (*detach)(struct sksteer_group *grp);
+};
+
+struct sksteer_group {
+	const struct sksteer_service *svc;
+	const struct sk_backend_ops *ops;
+	void *priv; /* the backend's state */
+	struct sk_gpool *pools;
+	/* the kernel's group: position -> socket, for nsocks positions */
+	struct sk_gsock **order;
+	unsigned int nsocks; /* open sockets: the kernel's num_socks */
+	unsigned int nfilled; /* sockets ever created or adopted */
+	uint16_t port; /* host order; 0 while unknown */
+	bool attached;
+};
+
+/*
+ * The layout (per pool, the positions of its open sockets in index order)
+ * of the group without @leaving (NULL: as it is). With @renumbered, the
+ * positions are those the kernel gives once @leaving has closed: the
+ * group's last socket takes its place.
+ */
+SK_HIDDEN int sk_group_layout(const struct sksteer_group *grp,
+			      const struct sk_gsock *leaving, bool renumbered,
+			      struct sk_layout *out);
+/* Close open socket @s and renumber the group as the kernel does. */
+SK_HIDDEN void sk_group_drop(struct sksteer_group *grp, struct sk_gsock *s);
+/* Any open socket of the group (to reach the kernel's group), or -1. */
+SK_HIDDEN int sk_group_any_fd(const struct sksteer_group *grp);
+
+#endif /* __SKSTEER_GROUP_H */

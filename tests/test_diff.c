@@ -1,0 +1,790 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Randomized differential test: the classic BPF compiler (src/cbpf.c, run
+ * by the kernel-semantics interpreter of src/interp.c) against the
+ * reference matcher (src/match.c, written from sksteer.conf(5) SEMANTICS
+ * alone). Services are generated as configuration text and parsed, group
+ * layouts have closed sockets as the kernel renumbers them, packets aim at
+ * the edges of the rules. Both must pick the same socket (or both the
+ * kernel's hash) and name the same deciding rule.
+ *
+ * Deterministic: the seed is printed with every failure, and
+ * SKSTEER_DIFF_SEED=N replays (or varies) a run.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "testlib.h"
+#include "fuzz/gen.h"
+
+#define DEFAULT_SEED 0x5eed2026ull
+
+static uint64_t base_seed(void)
+{
+	const char *s = getenv("SKSTEER_DIFF_SEED");
+
+	return s && *s ? strtoull(s, NULL, 0) : DEFAULT_SEED;
+}
+
+/* every config of every test has a seed of its own, so that one failing
+ * config replays without the ones before it */
+static uint64_t config_seed(const char *test, unsigned int idx)
+{
+	uint64_t h = base_seed() ^ 0xcbf29ce484222325ull;
+	struct gen_rng r;
+
+	for (; *test; test++)
+		h = (h ^ (uint8_t)*test) * 0x100000001b3ull;
+	r.s = h ^ ((uint64_t)idx << 32 | idx);
+	return gen_u64(&r);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct stats {
+	unsigned long cases, layouts, compiled, too_big, drop, configs;
+	unsigned long hash, pool, by_rule, other_ver;
+	unsigned int max_insns;
+};
+
+/* Compile for @l; 0 with *prog, 1 when refused for a good reason, or a
+ * failure. */
+static int compile(const struct sksteer_service *svc, const struct sk_layout *l,
+		   struct sksteer_prog **prog, struct stats *st, char *why,
+		   size_t wsz)
+{
+	int e, rc = gen_compile(svc, l, prog, &e, why, wsz);
+
+	if (!st)
+		return rc;
+	if (rc == 1 && e == E2BIG)
+		st->too_big++;
+	else if (rc == 1)
+		st->drop++;
+	if (rc == OK) {
+		st->compiled++;
+		if ((*prog)->n > st->max_insns)
+			st->max_insns = (unsigned int)(*prog)->n;
+	}
+	return rc;
+}
+
+static int check_pkt(const struct sksteer_service *svc,
+		     const struct sk_layout *l, const struct sksteer_prog *prog,
+		     const struct sk_pkt *pkt, struct stats *st, char *why,
+		     size_t wsz)
+{
+	struct sk_match m;
+	int f = gen_check(svc, l, prog, pkt, &m, why, wsz);
+
+	if (f || !st)
+		return f;
+	st->cases++;
+	if (m.target.kind == SKSTEER_TARGET_HASH)
+		st->hash++;
+	else
+		st->pool++;
+	if (m.rule >= 0)
+		st->by_rule++;
+	if (!pkt->len || (pkt->buf[0] >> 4 != 4 && pkt->buf[0] >> 4 != 6))
+		st->other_ver++;
+	return OK;
+}
+
+/* ---- replay and shrink a failing case ---- */
+
+static bool layout_fits(const struct sksteer_service *svc,
+			const struct sk_layout *l)
+{
+	size_t p;
+	unsigned int i;
+
+	if (svc->npools != l->npools)
+		return false;
+	for (p = 0; p < l->npools; p++) {
+		if (l->pools[p].n > svc->pools[p].size)
+			return false;
+		for (i = 0; i < l->pools[p].n; i++)
+			if (l->pools[p].pos[i] >= svc->nsockets)
+				return false;
+	}
+	return true;
+}
+
+/* The failure @text gives for @l and @pkt: a fail code, or -1 when the
+ * text does not make a comparable case any more. */
+static int replay(const char *text, const struct sk_layout *l,
+		  const struct sk_pkt *pkt, char *why, size_t wsz)
+{
+	struct sksteer_config *cfg;
+	struct sksteer_service *svc;
+	struct sksteer_prog *prog = NULL;
+	int rc = -1;
+
+	cfg = sksteer_config__parse_string(text, strlen(text), "diff.conf",
+					   NULL);
+	if (!cfg)
+		return -1;
+	svc = sksteer_config__service(cfg, 0);
+	if (!svc || !layout_fits(svc, l))
+		goto out;
+	rc = compile(svc, l, &prog, NULL, why, wsz);
+	if (rc == 1)
+		rc = -1;
+	if (rc)
+		goto out;
+	if (!gen_wellformed(svc, pkt))
+		goto out;
+	rc = check_pkt(svc, l, prog, pkt, NULL, why, wsz);
+out:
+	sksteer_prog__free(prog);
+	sksteer_config__free(cfg);
+	return rc;
+}
+
+static void join_kept(char *out, char **lines, const bool *keep, size_t nl)
+{
+	size_t j, n = 0;
+
+	for (j = 0; j < nl; j++) {
+		if (!keep[j])
+			continue;
+		n += (size_t)sprintf(out + n, "%s\n", lines[j]);
+	}
+	out[n] = '\0';
+}
+
+/* Delta debugging over lines: drop chunks of lines for as long as the
+ * same kind of failure remains (bounded in time: large sets have
+ * thousands of lines). */
+static char *shrink(const char *text, const struct sk_layout *l,
+		    const struct sk_pkt *pkt, int kind)
+{
+	size_t nl = 0, i, j, chunk;
+	char **lines, *copy, *out, *s, why[512];
+	bool *keep, *was;
+	double t0 = now();
+
+	copy = strdup(text);
+	for (s = copy; *s; s++)
+		nl += *s == '\n';
+	lines = calloc(nl + 2, sizeof(*lines));
+	keep = calloc(nl + 2, sizeof(*keep));
+	was = calloc(nl + 2, sizeof(*was));
+	out = malloc(strlen(text) + 2);
+	if (!copy || !lines || !keep || !was || !out)
+		abort();
+	nl = 0;
+	for (s = strtok(copy, "\n"); s; s = strtok(NULL, "\n")) {
+		lines[nl] = s;
+		keep[nl++] = true;
+	}
+	for (chunk = nl / 2 ? nl / 2 : 1;; chunk = chunk > 1 ? chunk / 2 : 1) {
+		bool changed = false;
+
+		for (i = 0; i < nl && now() - t0 < 10; i += chunk) {
+			bool any = false;
+
+			for (j = i; j < i + chunk && j < nl; j++) {
+				was[j] = keep[j];
+				any |= keep[j];
+				keep[j] = false;
+			}
+			if (!any)
+				continue;
+			join_kept(out, lines, keep, nl);
+			if (replay(out, l, pkt, why, sizeof(why)) != kind)
+				for (j = i; j < i + chunk && j < nl; j++)
+					keep[j] = was[j];
+			else
+				changed = true;
+		}
+		/* single lines until nothing more goes: a set can only go
+		 * once the rule using it went */
+		if (chunk == 1 && (!changed || now() - t0 >= 10))
+			break;
+	}
+	join_kept(out, lines, keep, nl);
+	free(was);
+	free(keep);
+	free(lines);
+	free(copy);
+	return out;
+}
+
+static void report(const char *test, unsigned int idx, const char *text,
+		   const struct sk_layout *l, const struct sk_pkt *pkt,
+		   int kind, const char *why)
+{
+	struct gen_buf b = {}, oneline = {};
+	char *small, why2[512];
+	const char *c;
+
+	small = shrink(text, l, pkt, kind);
+	if (replay(small, l, pkt, why2, sizeof(why2)) == kind)
+		why = why2;
+	gen_printf(&b, "%s (SKSTEER_DIFF_SEED=%#llx, config %u): %s: %s\n",
+		   test, (unsigned long long)base_seed(), idx, gen_fail_names[kind],
+		   why);
+	gen_printf(&b, "--- config (shrunk) ---\n%s", small);
+	gen_printf(&b, "--- layout (pool=[positions of open sockets]) ---\n");
+	gen_layout_fmt(l, &b);
+	gen_printf(&b, "\n--- packet ---\n");
+	gen_pkt_fmt(pkt, 512, &b);
+	gen_printf(&b, "\n");
+	fprintf(stderr, "%s", b.s);
+	/* the FAIL line is one line: show the newlines as \n */
+	for (c = b.s; *c; c++)
+		gen_printf(&oneline, c[0] == '\n' ? "\\n" : "%c", c[0]);
+	tl_fail(__FILE__, __LINE__, "%.3800s", oneline.s);
+	gen_buf_free(&b);
+	gen_buf_free(&oneline);
+	free(small);
+}
+
+/* ---- the differential runs ---- */
+
+struct run {
+	const char *name;
+	struct gen_opts o;
+	unsigned int configs; /* services */
+	unsigned int layouts; /* per service: declared, then with closings */
+	unsigned int pkts;    /* per layout */
+	unsigned int close_pct;
+	double min_compiled; /* fraction of layouts that must compile */
+};
+
+static void diff_run(const struct run *run)
+{
+	struct gen_pkt *g = malloc(sizeof(*g));
+	struct stats st = {};
+	unsigned int c, li, k;
+	double t0 = now();
+	char why[512];
+
+	ASSERT(g, "out of memory");
+	for (c = 0; c < run->configs; c++) {
+		struct gen_rng r = { config_seed(run->name, c) };
+		struct gen_buf text = {};
+		struct sksteer_config *cfg;
+		struct sksteer_service *svc;
+
+		gen_config(&r, &run->o, &text);
+		tl_messages_reset();
+		cfg = sksteer_config__parse_string(text.s, text.n, "diff.conf",
+						   NULL);
+		ASSERT(cfg,
+		       "%s (SKSTEER_DIFF_SEED=%#llx, config %u): the generated "
+		       "config does not parse: %.1500s\n--- config ---\n%.1500s",
+		       run->name, (unsigned long long)base_seed(), c,
+		       tl_messages(), text.s);
+		svc = sksteer_config__service(cfg, 0);
+		st.configs++;
+		for (li = 0; li < run->layouts; li++) {
+			struct sksteer_prog *prog = NULL;
+			struct sk_layout l = {};
+			unsigned int nclose = 0;
+			int rc;
+
+			if (li && gen_pct(&r, (unsigned int)run->close_pct))
+				nclose = gen_below(&r, svc->nsockets);
+			ASSERT(!gen_layout(&r, svc, nclose, &l), "layout");
+			if (li && gen_pct(&r, 30))
+				gen_layout_empty_pool(svc, &l,
+						      gen_below(&r, (uint32_t)svc->npools));
+			st.layouts++;
+			rc = compile(svc, &l, &prog, &st, why, sizeof(why));
+			if (rc > 1) {
+				struct sk_pkt none = { .buf = (const uint8_t *)"",
+						       .len = 0 };
+
+				report(run->name, c, text.s, &l, &none, rc, why);
+				tl_stop();
+			}
+			for (k = 0; !rc && k < run->pkts; k++) {
+				int f;
+
+				gen_packet(&r, svc, run->o.odd_pct, g);
+				ASSERT(gen_wellformed(svc, &g->pkt),
+				       "generator made a malformed packet");
+				f = check_pkt(svc, &l, prog, &g->pkt, &st, why,
+					      sizeof(why));
+				if (f) {
+					report(run->name, c, text.s, &l, &g->pkt,
+					       f, why);
+					tl_stop();
+				}
+			}
+			sksteer_prog__free(prog);
+			sk_layout_free(&l);
+		}
+		sksteer_config__free(cfg);
+		gen_buf_free(&text);
+	}
+	free(g);
+	fprintf(stderr,
+		"%s: %lu cases in %.2fs: %lu configs, %lu layouts, %lu "
+		"compiled (largest %u insns), refused %lu E2BIG %lu drop; "
+		"%lu by a rule, %lu to a pool, %lu hash, %lu other-version\n",
+		run->name, st.cases, now() - t0, st.configs, st.layouts,
+		st.compiled, st.max_insns, st.too_big, st.drop, st.by_rule,
+		st.pool, st.hash, st.other_ver);
+	CHECK(st.compiled >= run->min_compiled * (double)st.layouts,
+	      "only %lu of %lu layouts compiled (E2BIG %lu, drop %lu)",
+	      st.compiled, st.layouts, st.too_big, st.drop);
+	/* the generator must keep reaching every kind of outcome */
+	CHECK(st.by_rule > st.cases / 10 && st.hash > st.cases / 50 &&
+		      st.pool > st.cases / 10,
+	      "poor coverage: %lu cases, %lu by a rule, %lu pool, %lu hash",
+	      st.cases, st.by_rule, st.pool, st.hash);
+}
+
+TEST(diff_ipv4_tcp)
+{
+	struct run r = { .name = "diff_ipv4_tcp",
+			 .o = { .fam = GEN_FAM_4, .proto = IPPROTO_TCP,
+				.max_rules = 7, .pay_pct = 20, .odd_pct = 15 },
+			 .configs = 3000, .layouts = 2, .pkts = 40,
+			 .close_pct = 30, .min_compiled = 0.95 };
+
+	diff_run(&r);
+}
+
+TEST(diff_ipv4_udp)
+{
+	struct run r = { .name = "diff_ipv4_udp",
+			 .o = { .fam = GEN_FAM_4, .proto = IPPROTO_UDP,
+				.max_rules = 7, .pay_pct = 30, .odd_pct = 15 },
+			 .configs = 3000, .layouts = 2, .pkts = 40,
+			 .close_pct = 30, .min_compiled = 0.95 };
+
+	diff_run(&r);
+}
+
+TEST(diff_ipv6)
+{
+	struct run r = { .name = "diff_ipv6",
+			 .o = { .fam = GEN_FAM_6, .max_rules = 7,
+				.pay_pct = 20, .odd_pct = 25 },
+			 .configs = 3000, .layouts = 2, .pkts = 40,
+			 .close_pct = 30, .min_compiled = 0.95 };
+
+	diff_run(&r);
+}
+
+TEST(diff_dual_stack)
+{
+	struct run r = { .name = "diff_dual_stack",
+			 .o = { .fam = GEN_FAM_DUAL, .max_rules = 8,
+				.pay_pct = 20, .odd_pct = 20 },
+			 .configs = 3000, .layouts = 2, .pkts = 40,
+			 .close_pct = 30, .min_compiled = 0.95 };
+
+	diff_run(&r);
+}
+
+/* Layouts after socket removals: the kernel renumbers, pools empty out
+ * and their fallbacks (pool, hash, drop) take over. */
+TEST(diff_closed_sockets)
+{
+	struct run r = { .name = "diff_closed_sockets",
+			 .o = { .fam = GEN_FAM_ANY, .max_rules = 6,
+				.pay_pct = 20, .odd_pct = 10,
+				.allow_drop = true },
+			 .configs = 1500, .layouts = 8, .pkts = 16,
+			 .close_pct = 90, .min_compiled = 0.5 };
+
+	diff_run(&r);
+}
+
+/* Payload tests and by-payload keys everywhere, payload lengths on the
+ * edges of what each test needs. */
+TEST(diff_payload)
+{
+	struct run r = { .name = "diff_payload",
+			 .o = { .fam = GEN_FAM_ANY, .max_rules = 8,
+				.pay_pct = 90, .odd_pct = 10 },
+			 .configs = 3000, .layouts = 2, .pkts = 40,
+			 .close_pct = 40, .min_compiled = 0.95 };
+
+	diff_run(&r);
+}
+
+/* Odd packets: IPv4 options, IPv6 extension header chains (also longer
+ * than the four the programs follow), TCP options, other versions. */
+TEST(diff_odd_packets)
+{
+	struct run r = { .name = "diff_odd_packets",
+			 .o = { .fam = GEN_FAM_ANY, .max_rules = 6,
+				.pay_pct = 25, .odd_pct = 100 },
+			 .configs = 2500, .layouts = 2, .pkts = 40,
+			 .close_pct = 30, .min_compiled = 0.95 };
+
+	diff_run(&r);
+}
+
+/* Sets of a few thousand ranges: long jumps and trampolines. */
+TEST(diff_large_sets_ipv4)
+{
+	struct run r = { .name = "diff_large_sets_ipv4",
+			 .o = { .fam = GEN_FAM_4, .max_rules = 4,
+				.pay_pct = 10, .odd_pct = 10, .big4 = 1500 },
+			 .configs = 60, .layouts = 2, .pkts = 600,
+			 .close_pct = 30, .min_compiled = 0.5 };
+
+	diff_run(&r);
+}
+
+TEST(diff_large_sets_dual)
+{
+	struct run r = { .name = "diff_large_sets_dual",
+			 .o = { .fam = GEN_FAM_DUAL, .max_rules = 4,
+				.pay_pct = 10, .odd_pct = 10, .big4 = 600,
+				.big6 = 200 },
+			 .configs = 60, .layouts = 2, .pkts = 600,
+			 .close_pct = 30, .min_compiled = 0.5 };
+
+	diff_run(&r);
+}
+
+/* ---- the spreading hash ---- */
+
+/* sksteer.conf(5), SEMANTICS, a third time */
+static uint32_t man_hash(const uint32_t *w, int n, uint16_t port)
+{
+	uint32_t h = port;
+	int i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ w[i]) * 0x9e3779b1u;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	return h;
+}
+
+TEST(hash_formula)
+{
+	/* computed independently (Python) from the man page formula */
+	static const uint32_t w4[] = { 0xc6336407 }, w6[] = { 0x20010db8, 0, 0, 1 },
+			      wmax[] = { 0xffffffff };
+	static const char text[] = "service s {\n"
+				   "listen udp [::]:53\n"
+				   "pool p 4096\n"
+				   "default pool p\n"
+				   "}\n";
+	struct gen_rng r = { config_seed("hash_formula", 0) };
+	struct sksteer_config *cfg;
+	struct sksteer_service *svc;
+	struct sk_layout l;
+	uint8_t b[48];
+	int i, j;
+
+	CHECK(man_hash(w4, 1, 5353) == 0x9296800f, "test vector");
+	CHECK(sk_flow_hash(w4, 1, 5353) == 0x9296800f,
+	      "sk_flow_hash(198.51.100.7, 5353) = %#x, want 0x9296800f",
+	      sk_flow_hash(w4, 1, 5353));
+	CHECK(sk_flow_hash(w6, 4, 443) == 0x3b33fb8d,
+	      "sk_flow_hash(2001:db8::1, 443) = %#x, want 0x3b33fb8d",
+	      sk_flow_hash(w6, 4, 443));
+	CHECK(sk_flow_hash(wmax, 1, 65535) == 0x38bdbce6,
+	      "sk_flow_hash(255.255.255.255, 65535) = %#x, want 0x38bdbce6",
+	      sk_flow_hash(wmax, 1, 65535));
+	CHECK(sk_flow_hash(NULL, 0, 0) == 0, "no words, port 0");
+	for (i = 0; i < 200000; i++) {
+		uint32_t w[4];
+		int n = (int[]){ 0, 1, 4 }[gen_below(&r, 3)];
+		uint16_t port = (uint16_t)gen_u32(&r);
+
+		for (j = 0; j < 4; j++)
+			w[j] = gen_u32(&r);
+		ASSERT(sk_flow_hash(w, n, port) == man_hash(w, n, port),
+		       "sk_flow_hash(%d words %#x.., port %u) = %#x, the man "
+		       "page says %#x",
+		       n, w[0], port, sk_flow_hash(w, n, port),
+		       man_hash(w, n, port));
+	}
+
+	/* The matcher's own copy: with one pool of 4096 sockets the socket
+	 * index is the hash's low 12 bits. */
+	cfg = sksteer_config__parse_string(text, strlen(text), "hash.conf", NULL);
+	ASSERT(cfg, "parse: %s", tl_messages());
+	svc = sksteer_config__service(cfg, 0);
+	ASSERT(!sk_layout_declared(svc, &l), "layout");
+	for (i = 0; i < 50000; i++) {
+		struct sk_pkt pkt = { .buf = b };
+		uint32_t w[4] = {}, want;
+		int n = 0, ver = (int[]){ 4, 6, 5 }[gen_below(&r, 3)];
+		uint16_t port = (uint16_t)gen_u32(&r);
+		struct sk_match m;
+
+		memset(b, 0, sizeof(b));
+		for (j = 0; j < 4; j++)
+			w[j] = gen_u32(&r);
+		if (ver == 4) {
+			b[0] = 0x45;
+			b[9] = IPPROTO_UDP;
+			gen_put32(b + 12, w[0]);
+			gen_put16(b + 20, port);
+			pkt.len = pkt.payload_off = 28;
+			n = 1;
+		} else {
+			b[0] = (uint8_t)(ver << 4);
+			b[6] = IPPROTO_UDP;
+			for (j = 0; j < 4; j++)
+				gen_put32(b + 8 + 4 * j, w[j]);
+			gen_put16(b + 40, port);
+			pkt.len = pkt.payload_off = 48;
+			n = ver == 6 ? 4 : 0;
+		}
+		/* no version: no address and no port */
+		want = man_hash(w, n, ver == 5 ? 0 : port) % 4096;
+		ASSERT(!sk_match(svc, &l, &pkt, &m), "sk_match");
+		ASSERT(m.target.kind == SKSTEER_TARGET_POOL &&
+			       m.pool_index == (int)want,
+		       "IPv%d packet: matcher picks socket %d, the man page "
+		       "hash says %u",
+		       ver, m.pool_index, want);
+	}
+	sk_layout_free(&l);
+	sksteer_config__free(cfg);
+}
+
+/* ---- the checker ---- */
+
+TEST(validate_programs)
+{
+	static const struct {
+		const char *what;
+		struct sock_filter f[6];
+		size_t n;
+		const char *why; /* substring of the reason, NULL: valid */
+	} cases[] = {
+		{ "ok: stores on both paths, then a load",
+		  { BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2),
+		    BPF_STMT(BPF_ST, 3), BPF_STMT(BPF_JMP | BPF_JA, 1),
+		    BPF_STMT(BPF_ST, 3), BPF_STMT(BPF_RET | BPF_A, 0) },
+		  6, NULL },
+		{ "conditional jump past the end",
+		  { BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 5, 0),
+		    BPF_STMT(BPF_RET | BPF_K, 0) },
+		  2, "jump out of range" },
+		{ "ja past the end",
+		  { BPF_STMT(BPF_JMP | BPF_JA, 1),
+		    BPF_STMT(BPF_RET | BPF_K, 0) },
+		  2, "jump out of range" },
+		{ "read of a scratch word never written",
+		  { BPF_STMT(BPF_LD | BPF_MEM, 2),
+		    BPF_STMT(BPF_RET | BPF_A, 0) },
+		  2, "read before it is written" },
+		{ "scratch word written on one path only",
+		  { BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
+		    BPF_STMT(BPF_ST, 3), BPF_STMT(BPF_LDX | BPF_MEM, 3),
+		    BPF_STMT(BPF_RET | BPF_A, 0) },
+		  5, "read before it is written" },
+		{ "no final return",
+		  { BPF_STMT(BPF_LD | BPF_IMM, 1),
+		    BPF_STMT(BPF_LD | BPF_IMM, 2) },
+		  2, "not a return" },
+		{ "division by a zero constant",
+		  { BPF_STMT(BPF_LD | BPF_IMM, 1),
+		    BPF_STMT(BPF_ALU | BPF_DIV | BPF_K, 0),
+		    BPF_STMT(BPF_RET | BPF_A, 0) },
+		  3, "division by 0" },
+		{ "modulo by a zero constant",
+		  { BPF_STMT(BPF_LD | BPF_IMM, 1),
+		    BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, 0),
+		    BPF_STMT(BPF_RET | BPF_A, 0) },
+		  3, "division by 0" },
+		{ "scratch word out of range",
+		  { BPF_STMT(BPF_ST, 16), BPF_STMT(BPF_RET | BPF_A, 0) },
+		  2, "out of range" },
+		{ "invalid opcode",
+		  { BPF_STMT(0xffff, 0), BPF_STMT(BPF_RET | BPF_A, 0) },
+		  2, "invalid opcode" },
+		{ "empty program", { BPF_STMT(BPF_RET | BPF_A, 0) }, 0,
+		  "program length" },
+	};
+	struct sksteer_prog *prog;
+	struct sk_layout l;
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		int err;
+
+		why[0] = '\0';
+		err = sk_cbpf_validate(cases[i].f, cases[i].n, why, sizeof(why));
+		if (!cases[i].why)
+			CHECK(!err, "%s: refused (%s)", cases[i].what, why);
+		else
+			CHECK(err == -EINVAL && strstr(why, cases[i].why),
+			      "%s: got %d '%s', want -EINVAL '%s'",
+			      cases[i].what, err, why, cases[i].why);
+	}
+
+	/* A program at the instruction limit is fine, one more is not. */
+	{
+		static struct sock_filter big[SKSTEER_CBPF_MAX_INSNS + 1];
+
+		for (i = 0; i < ARRAY_SIZE(big); i++)
+			big[i] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+		CHECK(!sk_cbpf_validate(big, SKSTEER_CBPF_MAX_INSNS, why,
+					sizeof(why)),
+		      "4096 instructions refused: %s", why);
+		CHECK(sk_cbpf_validate(big, SKSTEER_CBPF_MAX_INSNS + 1, why,
+				       sizeof(why)) == -EINVAL,
+		      "4097 instructions accepted");
+	}
+
+	/* and every program the compiler makes for the man page example */
+	{
+		static const char text[] =
+			"service web {\n"
+			"listen tcp 0.0.0.0:1234\n"
+			"pool line1 2 { congestion bbr; mark 0x1; }\n"
+			"pool line2 2 { mark 0x2; }\n"
+			"pool line3 1\n"
+			"pool rest 1\n"
+			"set mobile { 203.0.113.0/25, 2001:db8::/32 }\n"
+			"rule to 198.51.100.1 pool line1\n"
+			"rule to 198.51.100.2 pool line2\n"
+			"rule from @mobile pool line3\n"
+			"rule payload 0 u8 & 0x3 == 1 pool rest\n"
+			"default hash\n"
+			"}\n";
+		struct sksteer_config *cfg = sksteer_config__parse_string(
+			text, strlen(text), "web.conf", NULL);
+		struct sksteer_service *svc;
+
+		ASSERT(cfg, "parse: %s", tl_messages());
+		svc = sksteer_config__service(cfg, 0);
+		ASSERT(!sk_layout_declared(svc, &l), "layout");
+		prog = sk_cbpf_compile(svc, &l);
+		ASSERT(prog, "compile: %s", strerror(errno));
+		CHECK(!sk_cbpf_validate(prog->insns, prog->n, why, sizeof(why)),
+		      "compiled example refused: %s", why);
+		sksteer_prog__free(prog);
+		sk_layout_free(&l);
+		sksteer_config__free(cfg);
+	}
+}
+
+/* ---- executed instructions grow with log(n) ---- */
+
+/*
+ * Worst case executed instructions of "rule from @big pool a" over every
+ * edge of every range (lo - 1, lo, hi, hi + 1: the leaves of any search
+ * over the boundaries).
+ */
+static unsigned int worst_steps(unsigned int n, size_t *insns)
+{
+	struct gen_buf t = {};
+	struct sksteer_config *cfg;
+	struct sksteer_service *svc;
+	struct sksteer_prog *prog;
+	const struct sk_addrset *s;
+	struct gen_rng r = { 0x10c };
+	struct sk_layout l;
+	unsigned int worst = 0, i;
+	size_t k;
+
+	gen_printf(&t, "service s {\nlisten udp 0.0.0.0:53\npool a 2\n"
+		       "set big {\n");
+	/* ranges of random sizes spread over the whole space */
+	gen_big_set(&r, 4, (int)n, 0, &t);
+	gen_printf(&t, "}\nrule from @big pool a\n}\n");
+	cfg = sksteer_config__parse_string(t.s, t.n, "big.conf", NULL);
+	gen_buf_free(&t);
+	ASSERT(cfg, "parse: %s", tl_messages());
+	svc = sksteer_config__service(cfg, 0);
+	s = &svc->rules[0].from;
+	ASSERT(s->n4 == n, "the set has %zu ranges, want %u", s->n4, n);
+	ASSERT(!sk_layout_declared(svc, &l), "layout");
+	prog = sk_cbpf_compile(svc, &l);
+	ASSERT(prog, "compiling a set of %zu IPv4 ranges: %s", s->n4,
+	       strerror(errno));
+	*insns = prog->n;
+	for (k = 0; k < s->n4; k++) {
+		for (i = 0; i < 4; i++) {
+			uint32_t a = i == 0 ? s->v4[k].lo - 1 :
+				     i == 1 ? s->v4[k].lo :
+				     i == 2 ? s->v4[k].hi :
+					      s->v4[k].hi + 1;
+			uint8_t b[28] = { 0x45 };
+			struct sk_pkt pkt = { b, sizeof(b), sizeof(b) };
+			struct sk_interp_result res;
+
+			b[9] = IPPROTO_UDP;
+			gen_put32(b + 12, a);
+			ASSERT(!sk_cbpf_run(prog->insns, prog->n, prog->owner,
+					    &pkt, &res) &&
+				       !res.fault,
+			       "run");
+			if (res.steps > worst)
+				worst = res.steps;
+		}
+	}
+	sksteer_prog__free(prog);
+	sk_layout_free(&l);
+	sksteer_config__free(cfg);
+	return worst;
+}
+
+TEST(insns_grow_log)
+{
+	/*
+	 * 4096 ranges cannot be compiled at all (two instructions per range,
+	 * 4096 at most, see LIMITS in sksteer.conf(5)), so the largest set
+	 * is as large as fits: 1900 ranges.
+	 */
+	static const unsigned int sizes[] = { 16, 256, 1900 };
+	unsigned int steps[3];
+	size_t insns[3];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		steps[i] = worst_steps(sizes[i], &insns[i]);
+	fprintf(stderr,
+		"worst case executed instructions: %u ranges %u (of %zu), "
+		"%u ranges %u (of %zu), %u ranges %u (of %zu)\n",
+		sizes[0], steps[0], insns[0], sizes[1], steps[1], insns[1],
+		sizes[2], steps[2], insns[2]);
+	/*
+	 * A search over the 2n boundaries of n ranges takes one comparison
+	 * per level of a balanced tree, ceil(log2(2n + 1)) levels. A level
+	 * costs one conditional jump, and at most one more (a ja
+	 * trampoline) when its target is farther than the 255 instructions
+	 * a conditional jump reaches. So going from 16 to n ranges may add
+	 * at most 2 * ceil(log2(n / 16)) executed instructions; 4 more
+	 * allow for the rounding of an uneven tree. A linear scan would add
+	 * about n.
+	 */
+	for (i = 1; i < 3; i++) {
+		unsigned int levels = 0;
+
+		while ((16u << levels) < sizes[i])
+			levels++;
+		CHECK(steps[i] <= steps[0] + 2 * levels + 4,
+		      "%u ranges take up to %u instructions, %u ranges %u: "
+		      "more than log growth allows (%u)",
+		      sizes[i], steps[i], sizes[0], steps[0],
+		      steps[0] + 2 * levels + 4);
+	}
+	/* the wording: 2 * (small) + a constant */
+	CHECK(steps[2] <= 2 * steps[0] + 8, "%u > 2 * %u + 8", steps[2],
+	      steps[0]);
+}

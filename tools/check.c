@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* sksteer check: validate a configuration and summarise it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "main.h"
+#include "model.h"
+
+static void help(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s check [OPTIONS] FILE\n"
+		"Validate FILE (see sksteer.conf(5)) and summarise each service:\n"
+		"listen address, pools and their positions in the group, sets,\n"
+		"rules, default, the backend this process would use and the size\n"
+		"of the classic BPF program.\n"
+		"\n"
+		"Options:\n"
+		"  -s, --service NAME     only the service NAME\n"
+		"  -b, --backend BACKEND  cbpf, ebpf or auto instead of the\n"
+		"                         configuration's backend\n",
+		BIN_NAME);
+	print_common_opts(out);
+	fprintf(out,
+		"\n"
+		"Exit status: 0 when every service is valid and usable by this\n"
+		"build and process with its backend, 1 otherwise.\n");
+}
+
+static int do_check(int argc, char **argv);
+
+const struct cmd cmd_check = {
+	.name = "check",
+	.func = do_check,
+	.help = help,
+	.summary = "validate a configuration and summarise it",
+};
+
+struct verdict {
+	enum sksteer_backend requested;
+	/* SKSTEER_BACKEND_CBPF or _EBPF; _DEFAULT when none is usable */
+	enum sksteer_backend resolved;
+	char reason[512];
+	bool ebpf_ok;
+	char ebpf_why[256];
+	bool cbpf_ok;
+	size_t insns;
+	int cbpf_errno;
+	char *cbpf_err; /* the library's reason */
+};
+
+static void decide(const struct sksteer_service *svc,
+		   enum sksteer_backend override, struct verdict *v)
+{
+	struct sksteer_prog *prog;
+	const char *cbpf_err;
+
+	memset(v, 0, sizeof(*v));
+	v->requested = override ? override : sksteer_service__backend(svc);
+	if (v->requested == SKSTEER_BACKEND_DEFAULT)
+		v->requested = SKSTEER_BACKEND_AUTO;
+	v->ebpf_ok = ebpf_usable(v->ebpf_why, sizeof(v->ebpf_why));
+
+	msgs_capture_begin();
+	prog = sksteer_service__compile(svc, NULL);
+	v->cbpf_errno = prog ? 0 : errno;
+	v->cbpf_err = msgs_capture_end();
+	strip_service_prefix(v->cbpf_err, svc);
+	if (prog) {
+		v->cbpf_ok = true;
+		v->insns = sksteer_prog__insn_cnt(prog);
+		sksteer_prog__free(prog);
+	} else if (!v->cbpf_err) {
+		v->cbpf_err = strdup(strerror(v->cbpf_errno));
+	}
+	cbpf_err = v->cbpf_err ? v->cbpf_err : "?";
+
+	switch (v->requested) {
+	case SKSTEER_BACKEND_CBPF:
+		if (v->cbpf_ok) {
+			v->resolved = SKSTEER_BACKEND_CBPF;
+			snprintf(v->reason, sizeof(v->reason),
+				 "requested; needs no privilege");
+		} else {
+			snprintf(v->reason, sizeof(v->reason),
+				 "cannot be compiled to classic BPF: %s",
+				 cbpf_err);
+		}
+		break;
+	case SKSTEER_BACKEND_EBPF:
+		if (v->ebpf_ok) {
+			v->resolved = SKSTEER_BACKEND_EBPF;
+			snprintf(v->reason, sizeof(v->reason), "requested");
+		} else {
+			snprintf(v->reason, sizeof(v->reason),
+				 "backend ebpf requested, but %s", v->ebpf_why);
+		}
+		break;
+	default:
+		if (v->ebpf_ok) {
+			v->resolved = SKSTEER_BACKEND_EBPF;
+			snprintf(v->reason, sizeof(v->reason),
+				 "this process may load BPF programs");
+		} else if (v->cbpf_ok) {
+			v->resolved = SKSTEER_BACKEND_CBPF;
+			snprintf(v->reason, sizeof(v->reason), "%s",
+				 v->ebpf_why);
+		} else {
+			snprintf(v->reason, sizeof(v->reason),
+				 "cannot be compiled to classic BPF (%s): the "
+				 "eBPF backend will be needed, which requires "
+				 "CAP_BPF, and %s",
+				 cbpf_err, v->ebpf_why);
+		}
+		break;
+	}
+}
+
+static const char *family_desc(const struct sksteer_service *svc)
+{
+	socklen_t len;
+	const struct sockaddr *sa = sksteer_service__listen_addr(svc, &len);
+
+	if (sksteer_service__dual_stack(svc))
+		return "dual-stack: IPv4 and IPv6";
+	return sa->sa_family == AF_INET ? "IPv4 only" : "IPv6 only";
+}
+
+static void print_set_text(const struct tool_set *s)
+{
+	printf("    %-10s %zu prefix%s", s->name, s->nprefixes,
+	       s->nprefixes == 1 ? "" : "es");
+	if (s->path)
+		printf(" from \"%s\"", s->path);
+	printf(": %zu IPv4 range%s, %zu IPv6 range%s after merging\n",
+	       s->ranges4, s->ranges4 == 1 ? "" : "s", s->ranges6,
+	       s->ranges6 == 1 ? "" : "s");
+}
+
+static void print_sets_json(const struct sksteer_config *cfg,
+			    const struct sksteer_service *svc)
+{
+	size_t i, n = tool_set_cnt(cfg, svc);
+	struct tool_set s;
+
+	jw_name(json_wtr, "sets");
+	jw_start_array(json_wtr);
+	for (i = 0; i < n; i++) {
+		tool_set_get(cfg, svc, i, &s);
+		jw_start_object(json_wtr);
+		jw_string_field(json_wtr, "name", s.name);
+		jw_string_field(json_wtr, "file", s.path);
+		jw_uint_field(json_wtr, "line", (uint64_t)s.line);
+		jw_uint_field(json_wtr, "prefixes", s.nprefixes);
+		jw_uint_field(json_wtr, "ranges4", s.ranges4);
+		jw_uint_field(json_wtr, "ranges6", s.ranges6);
+		jw_end_object(json_wtr);
+	}
+	jw_end_array(json_wtr);
+}
+
+static void print_text(const struct sksteer_config *cfg,
+		       const struct sksteer_service *svc,
+		       const struct verdict *v)
+{
+	size_t i, j, n, nopts;
+	struct tool_opt opts[16];
+	char buf[256];
+	struct tool_set s;
+	socklen_t len;
+
+	printf("service %s\n", sksteer_service__name(svc));
+	fmt_sockaddr(sksteer_service__listen_addr(svc, &len), buf, sizeof(buf));
+	printf("  listen   %s %s (%s)\n",
+	       proto_name(sksteer_service__protocol(svc)), buf,
+	       family_desc(svc));
+	n = sksteer_service__pool_cnt(svc);
+	printf("  pools    %zu pool%s, %u socket%s in the group\n", n,
+	       n == 1 ? "" : "s", sksteer_service__socket_cnt(svc),
+	       sksteer_service__socket_cnt(svc) == 1 ? "" : "s");
+	for (i = 0; i < n; i++) {
+		const struct sksteer_pool *p = sksteer_service__pool(svc, i);
+		unsigned int first = sksteer_pool__first(p);
+		unsigned int size = sksteer_pool__size(p);
+		char cnt[32], line[512];
+		size_t l;
+		bool dflt;
+
+		snprintf(cnt, sizeof(cnt), "%u socket%s", size,
+			 size == 1 ? "" : "s");
+		if (size == 1)
+			snprintf(buf, sizeof(buf), "position %u", first);
+		else
+			snprintf(buf, sizeof(buf), "positions %u-%u", first,
+				 first + size - 1);
+		l = (size_t)snprintf(line, sizeof(line),
+				     "    %-10s %-11s %-16s",
+				     sksteer_pool__name(p), cnt, buf);
+		nopts = tool_pool_opts(p, opts, ARRAY_SIZE(opts));
+		for (j = 0;
+		     j < nopts && j < ARRAY_SIZE(opts) && l < sizeof(line); j++)
+			l += (size_t)snprintf(line + l, sizeof(line) - l,
+					      "%s%s %s", j ? ", " : "",
+					      opts[j].name, opts[j].text);
+		tool_pool_fallback(p, buf, sizeof(buf), &dflt);
+		if (!dflt && l < sizeof(line))
+			snprintf(line + l, sizeof(line) - l, "%sfallback %s",
+				 nopts ? ", " : "", buf);
+		/* no trailing blanks when the pool sets nothing */
+		l = strlen(line);
+		while (l && line[l - 1] == ' ')
+			line[--l] = '\0';
+		printf("%s\n", line);
+	}
+	n = tool_set_cnt(cfg, svc);
+	if (n) {
+		printf("  sets\n");
+		for (i = 0; i < n; i++) {
+			tool_set_get(cfg, svc, i, &s);
+			print_set_text(&s);
+		}
+	}
+	n = sksteer_service__rule_cnt(svc);
+	printf("  rules    %zu%s\n", n,
+	       n ? " (the first that matches decides)" : "");
+	for (i = 0; i < n; i++)
+		printf("    %-2zu %s\n", i + 1, rule_body(svc, i));
+	tool_default_target(svc, buf, sizeof(buf));
+	printf("  default  %s\n", buf);
+	if (v->resolved != SKSTEER_BACKEND_DEFAULT)
+		printf("  backend  %s: uses %s (%s)\n",
+		       backend_name(v->requested), backend_name(v->resolved),
+		       v->reason);
+	else
+		printf("  backend  %s: UNUSABLE: %s\n",
+		       backend_name(v->requested), v->reason);
+	if (v->cbpf_ok)
+		printf("  program  %zu of %d classic BPF instructions\n",
+		       v->insns, SKSTEER_CBPF_MAX_INSNS);
+	else
+		printf("  program  no classic BPF program: %s\n", v->cbpf_err);
+}
+
+static void print_json(const struct sksteer_config *cfg,
+		       const struct sksteer_service *svc,
+		       const struct verdict *v)
+{
+	const struct sockaddr *sa;
+	struct tool_opt opts[16];
+	char buf[256];
+	size_t i, j, n, nopts;
+	socklen_t len;
+
+	jw_start_object(json_wtr);
+	jw_string_field(json_wtr, "name", sksteer_service__name(svc));
+	jw_string_field(json_wtr, "protocol",
+			proto_name(sksteer_service__protocol(svc)));
+	sa = sksteer_service__listen_addr(svc, &len);
+	fmt_sockaddr(sa, buf, sizeof(buf));
+	jw_string_field(json_wtr, "listen", buf);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		fmt_addr(AF_INET, &in->sin_addr, buf, sizeof(buf));
+		jw_string_field(json_wtr, "address", buf);
+		jw_uint_field(json_wtr, "port", ntohs(in->sin_port));
+	} else {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		fmt_addr(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
+		jw_string_field(json_wtr, "address", buf);
+		jw_uint_field(json_wtr, "port", ntohs(in6->sin6_port));
+	}
+	jw_bool_field(json_wtr, "dual_stack", sksteer_service__dual_stack(svc));
+	jw_bool_field(json_wtr, "ipv4",
+		      sa->sa_family == AF_INET ||
+			      sksteer_service__dual_stack(svc));
+	jw_bool_field(json_wtr, "ipv6", sa->sa_family == AF_INET6);
+	jw_uint_field(json_wtr, "sockets", sksteer_service__socket_cnt(svc));
+
+	jw_name(json_wtr, "pools");
+	jw_start_array(json_wtr);
+	n = sksteer_service__pool_cnt(svc);
+	for (i = 0; i < n; i++) {
+		const struct sksteer_pool *p = sksteer_service__pool(svc, i);
+		bool dflt;
+
+		jw_start_object(json_wtr);
+		jw_string_field(json_wtr, "name", sksteer_pool__name(p));
+		jw_uint_field(json_wtr, "sockets", sksteer_pool__size(p));
+		jw_uint_field(json_wtr, "first", sksteer_pool__first(p));
+		jw_uint_field(json_wtr, "last",
+			      sksteer_pool__first(p) + sksteer_pool__size(p) -
+				      1);
+		jw_name(json_wtr, "options");
+		jw_start_object(json_wtr);
+		nopts = tool_pool_opts(p, opts, ARRAY_SIZE(opts));
+		for (j = 0; j < nopts && j < ARRAY_SIZE(opts); j++) {
+			jw_name(json_wtr, opts[j].name);
+			if (opts[j].kind == TOOL_OPT_NUM)
+				jw_uint(json_wtr, opts[j].num);
+			else if (opts[j].kind == TOOL_OPT_BOOL)
+				jw_bool(json_wtr, opts[j].on);
+			else
+				jw_string(json_wtr, opts[j].text);
+		}
+		jw_end_object(json_wtr);
+		tool_pool_fallback(p, buf, sizeof(buf), &dflt);
+		jw_string_field(json_wtr, "fallback", buf);
+		jw_end_object(json_wtr);
+	}
+	jw_end_array(json_wtr);
+
+	print_sets_json(cfg, svc);
+
+	n = sksteer_service__rule_cnt(svc);
+	jw_uint_field(json_wtr, "rule_count", n);
+	jw_name(json_wtr, "rules");
+	jw_start_array(json_wtr);
+	for (i = 0; i < n; i++) {
+		jw_start_object(json_wtr);
+		jw_uint_field(json_wtr, "rule", i + 1);
+		jw_uint_field(json_wtr, "line",
+			      (uint64_t)tool_rule_line(svc, i));
+		jw_string_field(json_wtr, "text",
+				sksteer_service__rule_text(svc, i));
+		jw_end_object(json_wtr);
+	}
+	jw_end_array(json_wtr);
+	tool_default_target(svc, buf, sizeof(buf));
+	jw_string_field(json_wtr, "default", buf);
+
+	jw_name(json_wtr, "backend");
+	jw_start_object(json_wtr);
+	jw_string_field(json_wtr, "requested", backend_name(v->requested));
+	if (v->resolved != SKSTEER_BACKEND_DEFAULT)
+		jw_string_field(json_wtr, "resolved",
+				backend_name(v->resolved));
+	else
+		jw_null_field(json_wtr, "resolved");
+	jw_string_field(json_wtr, "reason", v->reason);
+	jw_bool_field(json_wtr, "ebpf_available", v->ebpf_ok);
+	if (!v->ebpf_ok)
+		jw_string_field(json_wtr, "ebpf_unavailable", v->ebpf_why);
+	jw_end_object(json_wtr);
+
+	jw_name(json_wtr, "cbpf");
+	jw_start_object(json_wtr);
+	jw_bool_field(json_wtr, "ok", v->cbpf_ok);
+	if (v->cbpf_ok) {
+		jw_uint_field(json_wtr, "insns", v->insns);
+	} else {
+		jw_null_field(json_wtr, "insns");
+		jw_string_field(json_wtr, "error", v->cbpf_err);
+		jw_bool_field(json_wtr, "too_big", v->cbpf_errno == E2BIG);
+		jw_bool_field(json_wtr, "needs_ebpf",
+			      v->cbpf_errno == E2BIG ||
+				      v->cbpf_errno == EOPNOTSUPP);
+	}
+	jw_uint_field(json_wtr, "max_insns", SKSTEER_CBPF_MAX_INSNS);
+	jw_end_object(json_wtr);
+	jw_bool_field(json_wtr, "ok", v->resolved != SKSTEER_BACKEND_DEFAULT);
+	jw_end_object(json_wtr);
+}
+
+static int do_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "service", required_argument, NULL, 's' },
+		{ "backend", required_argument, NULL, 'b' },
+		COMMON_LONGOPTS,
+		{ 0 },
+	};
+	enum sksteer_backend override = SKSTEER_BACKEND_DEFAULT;
+	struct sksteer_service **svcs = NULL;
+	const char *svc_name = NULL, *path;
+	struct sksteer_config *cfg;
+	struct verdict *v = NULL;
+	int c, ret, n, i, bad = 0;
+	struct tool_set s;
+	size_t k, nsets;
+
+	cmd_opts_reset();
+	while ((c = getopt_long(argc, argv, ":s:b:" COMMON_SHORTOPTS, opts,
+				NULL)) != -1) {
+		switch (c) {
+		case 's':
+			svc_name = optarg;
+			break;
+		case 'b':
+			if (!parse_backend(optarg, &override))
+				return usage_err(&cmd_check,
+						 "check: --backend '%s': "
+						 "expected cbpf, ebpf or auto",
+						 optarg);
+			break;
+		default:
+			if (common_opt(c, argv, &cmd_check, &ret))
+				return ret;
+		}
+	}
+	if (optind >= argc)
+		return usage_err(&cmd_check, "check: no configuration file "
+					     "given");
+	if (optind + 1 < argc)
+		return usage_err(&cmd_check,
+				 "check: one file at a time "
+				 "(unexpected '%s')",
+				 argv[optind + 1]);
+	path = argv[optind];
+
+	cfg = load_config(path);
+	if (!cfg)
+		return 1;
+	n = select_services(cfg, path, svc_name, &svcs);
+	if (n < 0) {
+		ret = 1;
+		goto out_free_cfg;
+	}
+	v = calloc((size_t)n, sizeof(*v));
+	if (!v) {
+		p_err("out of memory");
+		ret = 1;
+		goto out_free_svcs;
+	}
+	for (i = 0; i < n; i++) {
+		decide(svcs[i], override, &v[i]);
+		if (v[i].resolved == SKSTEER_BACKEND_DEFAULT)
+			bad++;
+	}
+
+	nsets = tool_set_cnt(cfg, NULL);
+	if (json_output) {
+		jw_start_object(json_wtr);
+		jw_string_field(json_wtr, "file", path);
+		jw_bool_field(json_wtr, "ok", !bad);
+		print_sets_json(cfg, NULL);
+		jw_name(json_wtr, "services");
+		jw_start_array(json_wtr);
+		for (i = 0; i < n; i++)
+			print_json(cfg, svcs[i], &v[i]);
+		jw_end_array(json_wtr);
+	} else {
+		if (nsets) {
+			printf("sets (top level)\n");
+			for (k = 0; k < nsets; k++) {
+				tool_set_get(cfg, NULL, k, &s);
+				print_set_text(&s);
+			}
+			printf("\n");
+		}
+		for (i = 0; i < n; i++) {
+			print_text(cfg, svcs[i], &v[i]);
+			printf("\n");
+		}
+	}
+
+	for (i = 0; i < n; i++)
+		if (v[i].resolved == SKSTEER_BACKEND_DEFAULT)
+			p_err("%s: service '%s' cannot be used: %s", path,
+			      sksteer_service__name(svcs[i]), v[i].reason);
+	if (!json_output) {
+		if (bad)
+			printf("%s: %d of %d service%s cannot be used\n", path,
+			       bad, n, n == 1 ? "" : "s");
+		else
+			printf("%s: OK (%d service%s)\n", path, n,
+			       n == 1 ? "" : "s");
+	} else {
+		/* warnings of the parser, errors above */
+		jw_name(json_wtr, "messages");
+		json_messages(json_wtr);
+		jw_end_object(json_wtr);
+	}
+	/* the summary says what is wrong: scripts read it, not an error */
+	json_report = true;
+	ret = bad ? 1 : 0;
+
+	for (i = 0; i < n; i++)
+		free(v[i].cbpf_err);
+	free(v);
+out_free_svcs:
+	free(svcs);
+out_free_cfg:
+	sksteer_config__free(cfg);
+	return ret;
+}
