@@ -590,8 +590,18 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 		next_candidate(0, &cc);
 
 	if (cc.rule < 0) {
+		/* field by field: through a non-volatile pointer the compiler
+		 * would fold the .rodata initialiser instead of the value the
+		 * loader set */
+		struct sks_target d = {
+			.kind = cfg_default.kind,
+			.key_width = cfg_default.key_width,
+			.pool = cfg_default.pool,
+			.key_off = cfg_default.key_off,
+		};
+
 		count(c, SKS_CNT_DEFAULT);
-		return apply(ctx, c, &p, (const struct sks_target *)&cfg_default, 0);
+		return apply(ctx, c, &p, &d, 0);
 	}
 	count(c, SKS_CNT_RULE(cc.rule));
 	i = (__u32)cc.rule;

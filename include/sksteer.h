@@ -163,6 +163,13 @@ SKSTEER_API unsigned int sksteer_pool__size(const struct sksteer_pool *pool);
  */
 SKSTEER_API unsigned int sksteer_pool__first(const struct sksteer_pool *pool);
 
+/*
+ * Whether this process can use the eBPF backend (load a
+ * BPF_PROG_TYPE_SK_REUSEPORT program: CAP_BPF, or CAP_SYS_ADMIN). Returns 0
+ * or a negative errno with the reason in @why (may be NULL).
+ */
+SKSTEER_API int sksteer_probe_ebpf(char *why, size_t size);
+
 /* ------------------------------------------------------------------ */
 /* Classic BPF program                                                */
 /* ------------------------------------------------------------------ */
@@ -296,8 +303,17 @@ struct sksteer_group_opts {
 	 * sksteer_group__adopt() and then calls sksteer_group__attach().
 	 */
 	bool empty;
+	/*
+	 * eBPF backend: a bpffs directory where the group pins its counters
+	 * and a description for sksteer_stats__read() (e.g.
+	 * SKSTEER_PIN_ROOT "/web"). NULL: nothing is pinned.
+	 */
+	const char *pin_path;
 	size_t :0;
 };
+
+/* Where `sksteer run` pins each group: SKSTEER_PIN_ROOT/<service>. */
+#define SKSTEER_PIN_ROOT "/sys/fs/bpf/sksteer"
 
 /*
  * Create the service's sockets in group order (pools in declaration order,
@@ -388,6 +404,60 @@ SKSTEER_API int sksteer_group__prog_fd(const struct sksteer_group *grp);
 
 /* Detach the program and close every socket. */
 SKSTEER_API void sksteer_group__free(struct sksteer_group *grp);
+
+/* ------------------------------------------------------------------ */
+/* Counters of a running group (eBPF backend)                         */
+/* ------------------------------------------------------------------ */
+
+struct sksteer_stats;
+
+enum sksteer_counter {
+	SKSTEER_CNT_PACKETS,  /* connection requests and datagrams steered */
+	SKSTEER_CNT_DEFAULT,  /* matched no rule: the default decided */
+	SKSTEER_CNT_HASH,     /* left to the kernel's hash */
+	SKSTEER_CNT_DROP,     /* refused (drop target or fallback) */
+	SKSTEER_CNT_FALLBACK, /* a pool had no open socket: fallback used */
+	SKSTEER_CNT_RETRY,    /* the picked socket was gone: next one used */
+	SKSTEER_CNT_MIGRATE,  /* TCP requests moved off a closing listener */
+	SKSTEER_CNT_BAD,      /* headers that could not be read */
+	SKSTEER_CNT__MAX,
+};
+
+/* "packets", "default", ... */
+SKSTEER_API const char *sksteer_counter_name(enum sksteer_counter c);
+
+/*
+ * Read the counters a running group pinned under @pin_path (see
+ * sksteer_group_opts.pin_path). NULL and errno: ENOENT when nothing is
+ * pinned there, ESRCH when the process that pinned it is gone (stale),
+ * EACCES without permission.
+ */
+SKSTEER_API struct sksteer_stats *sksteer_stats__read(const char *pin_path);
+SKSTEER_API void sksteer_stats__free(struct sksteer_stats *st);
+SKSTEER_API const char *sksteer_stats__service(const struct sksteer_stats *st);
+/* the configuration file the group was loaded from, or "" */
+SKSTEER_API const char *sksteer_stats__config(const struct sksteer_stats *st);
+SKSTEER_API int sksteer_stats__pid(const struct sksteer_stats *st);
+/* rule sets loaded so far (1 + reloads) */
+SKSTEER_API uint64_t sksteer_stats__generation(const struct sksteer_stats *st);
+/* unix time since which the counters count */
+SKSTEER_API uint64_t sksteer_stats__since(const struct sksteer_stats *st);
+SKSTEER_API uint64_t sksteer_stats__counter(const struct sksteer_stats *st,
+					    enum sksteer_counter c);
+SKSTEER_API size_t sksteer_stats__rule_cnt(const struct sksteer_stats *st);
+SKSTEER_API const char *sksteer_stats__rule_text(const struct sksteer_stats *st,
+						 size_t idx);
+/* packets decided by rule @idx */
+SKSTEER_API uint64_t sksteer_stats__rule_hits(const struct sksteer_stats *st,
+					      size_t idx);
+SKSTEER_API size_t sksteer_stats__pool_cnt(const struct sksteer_stats *st);
+SKSTEER_API const char *sksteer_stats__pool_name(const struct sksteer_stats *st,
+						 size_t idx);
+SKSTEER_API unsigned int
+sksteer_stats__pool_sockets(const struct sksteer_stats *st, size_t idx);
+/* packets delivered to a socket of pool @idx */
+SKSTEER_API uint64_t sksteer_stats__pool_hits(const struct sksteer_stats *st,
+					      size_t idx);
 
 /* ------------------------------------------------------------------ */
 /* UDP replies from the address a datagram arrived on                 */

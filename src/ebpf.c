@@ -53,21 +53,35 @@ static void setup_libbpf(void)
 
 int sk_ebpf_probe(char *why, size_t why_sz)
 {
-	int r;
+	/* r0 = SK_PASS; exit */
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = SK_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd, err;
 
 	setup_libbpf();
-	r = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_REUSEPORT, NULL);
-	if (r == 1)
+	fd = bpf_prog_load(BPF_PROG_TYPE_SK_REUSEPORT, "sksteer_probe",
+			   "Dual BSD/GPL", insns, ARRAY_SIZE(insns), NULL);
+	if (fd >= 0) {
+		close(fd);
 		return 0;
-	if (r == 0) {
-		snprintf(why, why_sz,
-			 "the kernel has no BPF_PROG_TYPE_SK_REUSEPORT");
-		return -EOPNOTSUPP;
 	}
-	snprintf(why, why_sz, "loading BPF programs is not permitted (%s; "
-			      "needs CAP_BPF)",
-		 strerror(-r));
-	return r;
+	err = -errno;
+	if (err == -EPERM || err == -EACCES)
+		snprintf(why, why_sz,
+			 "loading BPF programs is not permitted (%s): needs "
+			 "CAP_BPF, or CAP_SYS_ADMIN on older kernels",
+			 strerror(-err));
+	else if (err == -EINVAL)
+		snprintf(why, why_sz,
+			 "the kernel does not support "
+			 "BPF_PROG_TYPE_SK_REUSEPORT programs");
+	else
+		snprintf(why, why_sz, "probing for eBPF support: %s",
+			 strerror(-err));
+	return err;
 }
 
 /* Array maps are created BPF_F_MMAPABLE: writing a table is a memcpy. */
@@ -237,4 +251,14 @@ void sk_ebpf_free(struct sk_ebpf *e)
 	sksteer_bpf__destroy(e->skel);
 	sk_tables_free(&e->tables);
 	free(e);
+}
+
+int sksteer_probe_ebpf(char *why, size_t size)
+{
+	char buf[256];
+	int err = sk_ebpf_probe(buf, sizeof(buf));
+
+	if (err && why && size)
+		snprintf(why, size, "%s", buf);
+	return err;
 }

@@ -37,6 +37,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ebpf.h"
 #include "group.h"
 #include "sockopt.h"
 
@@ -186,8 +187,21 @@ static struct sk_gsock *group_add(struct sksteer_group *grp, unsigned int pool,
 				  int fd)
 {
 	struct sk_gpool *gp = &grp->pools[pool];
-	struct sk_gsock *s = &gp->socks[gp->filled++];
+	struct sk_gsock *s;
+	unsigned int slot;
 
+	if (gp->filled == gp->cap || grp->nsocks == SK_GROUP_MAX_OPEN)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	for (slot = 0; grp->slot_used[slot]; slot++)
+		;
+	grp->slot_used[slot] = 1;
+	gp->socks[gp->filled] = s;
+	s->pool = pool;
+	s->idx = gp->filled++;
+	s->slot = slot;
 	s->fd = fd;
 	s->pos = grp->nsocks;
 	grp->order[grp->nsocks++] = s;
@@ -217,6 +231,10 @@ void sk_group_drop(struct sksteer_group *grp, struct sk_gsock *s)
 		shutdown(s->fd, SHUT_RD);
 	close(s->fd);
 	s->fd = -1;
+	/* the kernel clears the socket's sockarray entry as it leaves the
+	 * group (bpf_sk_reuseport_detach), so the key is free again */
+	grp->slot_used[s->slot] = 0;
+	s->in_array = false;
 	/* __reuseport_detach_sock(): the last socket fills the hole */
 	grp->order[hole] = grp->order[last];
 	grp->order[hole]->pos = hole;
@@ -248,7 +266,7 @@ int sk_group_layout(const struct sksteer_group *grp,
 			return -ENOMEM;
 		}
 		for (j = 0; j < gp->filled; j++) {
-			const struct sk_gsock *s = &gp->socks[j];
+			const struct sk_gsock *s = gp->socks[j];
 
 			if (s->fd < 0 || s == leaving)
 				continue;
@@ -422,18 +440,22 @@ static const struct sk_backend_ops sk_cbpf_ops = {
 /* ---- backend choice ---- */
 
 /*
- * >>> THE place where 'auto' is resolved. <<<
- * auto means "ebpf when permitted, else cbpf" (sksteer.conf(5)). This
- * version has no eBPF backend, so auto is cbpf. When the eBPF backend
- * lands: probe here whether BPF_PROG_TYPE_SK_REUSEPORT programs and a
- * REUSEPORT_SOCKARRAY can be created, return SKSTEER_BACKEND_EBPF if so,
- * and say which backend was chosen and why with sk_info().
+ * THE place where 'auto' is resolved: "ebpf when permitted, else cbpf"
+ * (sksteer.conf(5)). Only a refusal to load BPF (no CAP_BPF) falls back;
+ * a kernel that cannot run the program is an error when eBPF is asked for
+ * explicitly, and a reason given here when auto picks cbpf.
  */
 static enum sksteer_backend resolve_auto(const struct sksteer_service *svc)
 {
-	sk_debug("service '%s': backend auto: cbpf (this version of "
-		 "libsksteer has no eBPF backend)\n",
-		 svc->name);
+	char why[256];
+
+	if (!sk_ebpf_probe(why, sizeof(why))) {
+		sk_info("service '%s': backend auto: ebpf (this process may "
+			"load BPF programs)\n",
+			svc->name);
+		return SKSTEER_BACKEND_EBPF;
+	}
+	sk_info("service '%s': backend auto: cbpf (%s)\n", svc->name, why);
 	return SKSTEER_BACKEND_CBPF;
 }
 
@@ -449,12 +471,18 @@ static int backend_ops(const struct sksteer_service *svc,
 	case SKSTEER_BACKEND_CBPF:
 		*ops = &sk_cbpf_ops;
 		return 0;
-	case SKSTEER_BACKEND_EBPF:
-		sk_warn("service '%s': the eBPF backend is not available in "
-			"this version of libsksteer; use 'backend cbpf' or "
-			"'backend auto'\n",
-			svc->name);
-		return -EOPNOTSUPP;
+	case SKSTEER_BACKEND_EBPF: {
+		char why[256];
+		int err = sk_ebpf_probe(why, sizeof(why));
+
+		if (err) {
+			sk_warn("service '%s': backend ebpf: %s\n", svc->name,
+				why);
+			return err;
+		}
+		*ops = &sk_ebpf_ops;
+		return 0;
+	}
 	default:
 		sk_warn("service '%s': unknown backend %d\n", svc->name, want);
 		return -EINVAL;
@@ -479,24 +507,18 @@ static int group_new(const struct sksteer_service *svc,
 	if (err)
 		goto err_free_grp;
 	err = -ENOMEM;
-	grp->order =
-		calloc(svc->nsockets ? svc->nsockets : 1, sizeof(*grp->order));
+	grp->order = calloc(SK_GROUP_MAX_OPEN, sizeof(*grp->order));
 	grp->pools = calloc(svc->npools ? svc->npools : 1, sizeof(*grp->pools));
 	if (!grp->order || !grp->pools)
 		goto err_free_arrays;
 	for (i = 0; i < svc->npools; i++) {
-		unsigned int j, n = svc->pools[i].size;
+		unsigned int n = svc->pools[i].size;
 		struct sk_gpool *gp = &grp->pools[i];
 
 		gp->socks = calloc(n ? n : 1, sizeof(*gp->socks));
 		if (!gp->socks)
 			goto err_free_pools;
-		for (j = 0; j < n; j++)
-			gp->socks[j] = (struct sk_gsock){
-				.fd = -1,
-				.pool = (unsigned int)i,
-				.idx = j,
-			};
+		gp->cap = n;
 	}
 	*out = grp;
 	return 0;
@@ -539,9 +561,14 @@ static int sock_create(struct sksteer_group *grp, unsigned int pool)
 	err = sock_join(&c, grp->port, &port);
 	if (err)
 		goto err_close_fd;
+	if (!group_add(grp, pool, c.fd)) {
+		/* only past SK_GROUP_MAX_OPEN or out of memory */
+		err = -ENOMEM;
+		ctx_warn(&c, "cannot track the socket: %s\n", strerror(-err));
+		goto err_close_fd;
+	}
 	/* port 0: the first socket's port is the group's */
 	grp->port = port;
-	group_add(grp, pool, c.fd);
 	return 0;
 
 err_close_fd:
@@ -554,6 +581,7 @@ sksteer_group__create(const struct sksteer_service *svc,
 		      const struct sksteer_group_opts *opts)
 {
 	struct sksteer_group *grp;
+	const char *pin;
 	size_t i;
 	int err;
 
@@ -571,6 +599,14 @@ sksteer_group__create(const struct sksteer_service *svc,
 			&grp);
 	if (err)
 		goto err_out;
+	pin = OPTS_GET(opts, pin_path, NULL);
+	if (pin) {
+		grp->pin_path = strdup(pin);
+		if (!grp->pin_path) {
+			err = -ENOMEM;
+			goto err_free_group;
+		}
+	}
 	if (OPTS_GET(opts, empty, false))
 		return grp;
 	for (i = 0; i < svc->npools; i++) {
@@ -754,8 +790,9 @@ int sksteer_group__adopt(struct sksteer_group *grp, const char *pool_name,
 	}
 	if (err)
 		return err;
+	if (!group_add(grp, (unsigned int)p, fd))
+		return -ENOMEM;
 	grp->port = port;
-	group_add(grp, (unsigned int)p, fd);
 	return 0;
 }
 
@@ -810,10 +847,10 @@ static const struct sk_gsock *lookup(const struct sksteer_group *grp,
 {
 	int p = find_pool(grp->svc, pool);
 
-	if (p < 0 || idx >= grp->svc->pools[p].size ||
-	    grp->pools[p].socks[idx].fd < 0)
+	if (p < 0 || idx >= grp->pools[p].filled ||
+	    grp->pools[p].socks[idx]->fd < 0)
 		return NULL;
-	return &grp->pools[p].socks[idx];
+	return grp->pools[p].socks[idx];
 }
 
 int sksteer_group__fd(const struct sksteer_group *grp, const char *pool,
@@ -880,13 +917,16 @@ void sksteer_group__free(struct sksteer_group *grp)
 	for (i = 0; i < grp->svc->npools; i++) {
 		unsigned int j;
 
-		for (j = 0; j < grp->pools[i].filled; j++)
-			if (grp->pools[i].socks[j].fd >= 0)
-				close(grp->pools[i].socks[j].fd);
+		for (j = 0; j < grp->pools[i].filled; j++) {
+			if (grp->pools[i].socks[j]->fd >= 0)
+				close(grp->pools[i].socks[j]->fd);
+			free(grp->pools[i].socks[j]);
+		}
 		free(grp->pools[i].socks);
 	}
 	free(grp->pools);
 	free(grp->order);
+	free(grp->pin_path);
 	free(grp);
 }
 
@@ -904,15 +944,246 @@ int sksteer_group__socket(const struct sksteer_group *grp, unsigned int n,
 		const struct sk_gpool *gp = &grp->pools[p];
 
 		for (j = 0; j < gp->filled; j++) {
-			if (gp->socks[j].fd < 0)
+			if (gp->socks[j]->fd < 0)
 				continue;
 			if (n--)
 				continue;
 			info->pool = svc->pools[p].name;
 			info->index = j;
-			info->fd = gp->socks[j].fd;
+			info->fd = gp->socks[j]->fd;
 			return 0;
 		}
 	}
 	return -ENOENT;
+}
+
+int sksteer_group__prog_fd(const struct sksteer_group *grp)
+{
+	if (!grp)
+		return -EINVAL;
+	if (grp->ops->kind != SKSTEER_BACKEND_EBPF)
+		return -EOPNOTSUPP;
+	return sk_group_ebpf_prog_fd(grp);
+}
+
+/* ---- updates ---- */
+
+/* Can @nsvc replace @grp's service without new sockets for everything? */
+static int update_compatible(const struct sksteer_group *grp,
+			     const struct sksteer_service *nsvc)
+{
+	const struct sksteer_service *svc = grp->svc;
+	uint16_t nport = ss_port(&nsvc->addr);
+
+	if (nsvc->proto != svc->proto || !ss_same_addr(&nsvc->addr, &svc->addr) ||
+	    nsvc->v6only != svc->v6only || (nport && nport != grp->port)) {
+		char a[INET6_ADDRSTRLEN + 16], b[INET6_ADDRSTRLEN + 16];
+		struct sockaddr_storage cur = svc->addr;
+
+		ss_set_port(&cur, grp->port);
+		ss_fmt(&cur, a, sizeof(a));
+		ss_fmt(&nsvc->addr, b, sizeof(b));
+		sk_warn("service '%s': the new configuration listens on %s %s%s, "
+			"the running group on %s %s%s: that needs a restart, "
+			"not a reload; nothing was changed\n",
+			svc->name, proto_name(nsvc->proto), b,
+			nsvc->v6only ? " v6only" : "", proto_name(svc->proto),
+			a, svc->v6only ? " v6only" : "");
+		return -EINVAL;
+	}
+	if (!nsvc->nsockets || !nsvc->npools) {
+		sk_warn("service '%s': the new configuration has no socket\n",
+			svc->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Would the backend accept the new rules at all? Checked before anything
+ * changes, so that a bad configuration leaves the group as it was. */
+static int update_precheck(const struct sksteer_group *grp,
+			   const struct sksteer_service *nsvc)
+{
+	struct sksteer_prog *prog;
+	struct sk_layout lay;
+	int err;
+
+	if (grp->ops->kind != SKSTEER_BACKEND_CBPF)
+		return 0; /* the eBPF generation is loaded before it replaces
+			     anything, which is the same check */
+	err = sk_layout_declared(nsvc, &lay);
+	if (err)
+		return err;
+	prog = sk_cbpf_compile(nsvc, &lay);
+	err = prog ? 0 : -errno;
+	sksteer_prog__free(prog);
+	sk_layout_free(&lay);
+	return err;
+}
+
+/*
+ * Close @s, a socket no pool of the current service holds any more (so no
+ * program steers to it), and re-steer for the kernel's new order.
+ */
+static int close_orphan(struct sksteer_group *grp, struct sk_gsock *s)
+{
+	bool moves = s->pos != grp->nsocks - 1;
+	int err = 0;
+
+	sk_group_drop(grp, s);
+	/* classic BPF names sockets by position: the last one moved into
+	 * the hole, re-steer for it (the same window as close_socket) */
+	if (moves && grp->ops->kind == SKSTEER_BACKEND_CBPF)
+		err = grp->ops->attach(grp);
+	free(s);
+	return err;
+}
+
+int sksteer_group__update(struct sksteer_group *grp,
+			  const struct sksteer_service *nsvc)
+{
+	const struct sksteer_service *osvc;
+	struct sk_gpool *opools, *npools = NULL;
+	struct sk_gsock **orphans = NULL, **created = NULL, **dead = NULL;
+	unsigned int norphans = 0, ncreated = 0, ndead = 0, i, j;
+	size_t p;
+	int err;
+
+	if (!grp || !nsvc)
+		return -EINVAL;
+	osvc = grp->svc;
+	opools = grp->pools;
+	if (!grp->attached) {
+		sk_warn("service '%s': update needs a steered group\n",
+			osvc->name);
+		return -EINVAL;
+	}
+	err = update_compatible(grp, nsvc);
+	if (!err)
+		err = update_precheck(grp, nsvc);
+	if (err)
+		return err;
+
+	/* the new pools: kept sockets move over by name and index */
+	npools = calloc(nsvc->npools, sizeof(*npools));
+	orphans = calloc(grp->nsocks ? grp->nsocks : 1, sizeof(*orphans));
+	created = calloc(nsvc->nsockets, sizeof(*created));
+	dead = calloc(grp->nfilled ? grp->nfilled : 1, sizeof(*dead));
+	if (!npools || !orphans || !created || !dead) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	for (p = 0; p < nsvc->npools; p++) {
+		int op = find_pool(osvc, nsvc->pools[p].name);
+		unsigned int size = nsvc->pools[p].size;
+		unsigned int keep = op < 0 ? 0 : opools[op].filled;
+
+		npools[p].cap = size > keep ? size : keep;
+		npools[p].socks = calloc(npools[p].cap, sizeof(struct sk_gsock *));
+		if (!npools[p].socks) {
+			err = -ENOMEM;
+			goto err_free;
+		}
+		if (op >= 0) {
+			memcpy(npools[p].socks, opools[op].socks,
+			       keep * sizeof(struct sk_gsock *));
+			npools[p].filled = keep;
+		}
+	}
+	for (p = 0; p < osvc->npools; p++) {
+		int np = find_pool(nsvc, osvc->pools[p].name);
+
+		for (j = 0; j < opools[p].filled; j++) {
+			struct sk_gsock *s = opools[p].socks[j];
+
+			if (np < 0 || j >= nsvc->pools[np].size) {
+				if (s->fd >= 0)
+					orphans[norphans++] = s;
+				else
+					dead[ndead++] = s; /* freed on success */
+				if (np >= 0)
+					npools[np].socks[j] = NULL;
+			}
+		}
+	}
+	for (p = 0; p < nsvc->npools; p++) {
+		/* indexes past the new size are gone: the pool shrank */
+		if (npools[p].filled > nsvc->pools[p].size)
+			npools[p].filled = nsvc->pools[p].size;
+		for (j = 0; j < npools[p].filled; j++)
+			npools[p].socks[j]->pool = (unsigned int)p;
+	}
+
+	/* switch the bookkeeping: from here on layouts are the new ones */
+	grp->svc = nsvc;
+	grp->pools = npools;
+	for (p = 0; p < nsvc->npools; p++) {
+		while (grp->pools[p].filled < nsvc->pools[p].size) {
+			unsigned int before = grp->pools[p].filled;
+
+			err = sock_create(grp, (unsigned int)p);
+			if (err)
+				goto err_rollback;
+			created[ncreated++] = grp->pools[p].socks[before];
+		}
+	}
+	/* every packet is now steered by the new rules, to kept and new
+	 * sockets only; the orphans get nothing more */
+	err = grp->ops->attach(grp);
+	if (err)
+		goto err_rollback;
+
+	/* close the orphans, the highest position first: closing the
+	 * group's last socket moves nothing */
+	while (norphans) {
+		unsigned int best = 0;
+
+		for (i = 1; i < norphans; i++)
+			if (orphans[i]->pos > orphans[best]->pos)
+				best = i;
+		err = close_orphan(grp, orphans[best]);
+		orphans[best] = orphans[--norphans];
+		if (err)
+			sk_warn("service '%s': re-steering after closing a "
+				"socket of the old configuration failed: %s\n",
+				nsvc->name, strerror(-err));
+	}
+	for (p = 0; p < osvc->npools; p++)
+		free(opools[p].socks);
+	free(opools);
+	for (i = 0; i < ndead; i++)
+		free(dead[i]);
+	free(dead);
+	free(orphans);
+	free(created);
+	sk_debug("service '%s': updated: %u sockets (%u new)\n", nsvc->name,
+		 grp->nsocks, ncreated);
+	return 0;
+
+err_rollback:
+	/* the sockets created last are the group's last positions: closing
+	 * them in reverse order moves nothing */
+	while (ncreated) {
+		struct sk_gsock *s = created[--ncreated];
+
+		sk_group_drop(grp, s);
+		free(s);
+	}
+	grp->svc = osvc;
+	grp->pools = opools;
+	for (p = 0; p < osvc->npools; p++)
+		for (j = 0; j < opools[p].filled; j++)
+			opools[p].socks[j]->pool = (unsigned int)p;
+	sk_warn("service '%s': update failed (%s); the running rules and "
+		"sockets are unchanged\n",
+		osvc->name, strerror(-err));
+err_free:
+	if (npools)
+		for (p = 0; p < nsvc->npools; p++)
+			free(npools[p].socks);
+	free(npools);
+	free(orphans);
+	free(created);
+	free(dead);
+	return err;
 }

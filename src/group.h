@@ -10,16 +10,23 @@
 
 #include "internal.h"
 
+/* Sockets a group may have open at once: during an update the new
+ * sockets are open before the ones going away are closed. */
+#define SK_GROUP_MAX_OPEN (2 * SK_MAX_SOCKETS)
+
 /* One socket of the group, named by (pool, index in the pool). */
 struct sk_gsock {
-	int fd; /* -1: not adopted yet, or closed */
+	int fd; /* -1: closed */
 	unsigned int pool; /* index in svc->pools */
 	unsigned int idx; /* index in the pool: a stable name */
 	unsigned int pos; /* position in the kernel's group while open */
+	unsigned int slot; /* eBPF: key in the group's sockarray */
+	bool in_array;	   /* eBPF: inserted in the sockarray */
 };
 
 struct sk_gpool {
-	struct sk_gsock *socks; /* the pool's declared size, by index */
+	struct sk_gsock **socks; /* by index; NULL above filled */
+	unsigned int cap;
 	unsigned int filled; /* indexes given out so far (in order) */
 };
 
@@ -56,12 +63,19 @@ struct sksteer_group {
 	void *priv; /* the backend's state */
 	struct sk_gpool *pools;
 	/* the kernel's group: position -> socket, for nsocks positions */
-	struct sk_gsock **order;
+	struct sk_gsock **order; /* SK_GROUP_MAX_OPEN entries */
+	/* eBPF: sockarray keys in use */
+	uint8_t slot_used[SK_GROUP_MAX_OPEN];
 	unsigned int nsocks; /* open sockets: the kernel's num_socks */
 	unsigned int nfilled; /* sockets ever created or adopted */
 	uint16_t port; /* host order; 0 while unknown */
 	bool attached;
+	char *pin_path; /* eBPF: where to pin state for sksteer stats */
 };
+
+extern const struct sk_backend_ops sk_ebpf_ops;
+/* fd of the attached eBPF program, or -ENOENT */
+SK_HIDDEN int sk_group_ebpf_prog_fd(const struct sksteer_group *grp);
 
 /*
  * The layout (per pool, the positions of its open sockets in index order)

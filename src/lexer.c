@@ -132,6 +132,9 @@ void sk_lexer_next(struct sk_lexer *lx, struct sk_token *tok)
 						"unexpected non-ASCII or control "
 						"character";
 			advance(lx);
+			/* one error for a whole UTF-8 sequence */
+			while (c >= 0x80 && peekc(lx, 0) >= 0x80)
+				advance(lx);
 			return;
 		}
 		tok->type = TOK_WORD;

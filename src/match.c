@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-/* Extension headers the programs skip, and how many at most. */
+/* The extension headers SEMANTICS skips, and how many at most. */
 #define IPV6_MAX_EXT	 4
 #define NEXTHDR_HOP	 0
 #define NEXTHDR_ROUTING	 43

@@ -27,6 +27,12 @@ struct parser {
 	struct sksteer_config *cfg;
 	struct sksteer_service *svc; /* being parsed, or NULL */
 	int nerrors;
+	/* where the lexer last failed: the statement's own complaint about
+	 * the bad token would only repeat it */
+	int lex_err_line, lex_err_col;
+	/* the service being parsed had a listen / pool statement, even a
+	 * broken one (already reported: no "has no listen" on top) */
+	bool listen_seen, pool_seen;
 	bool port_override;
 	uint16_t port;
 	/* unresolved pool references of the service being parsed */
@@ -51,6 +57,8 @@ static void perr(struct parser *p, int line, int col, const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 
+	if (line == p->lex_err_line && col == p->lex_err_col)
+		return;
 	p->nerrors++;
 	if (p->nerrors > MAX_ERRORS)
 		return;
@@ -116,6 +124,8 @@ static void next(struct parser *p)
 	sk_lexer_next(&p->lx, &p->tok);
 	if (p->tok.type == TOK_ERROR) {
 		terr(p, &p->tok, "%s", p->lx.error);
+		p->lex_err_line = p->tok.line;
+		p->lex_err_col = p->tok.col;
 		/* keep going: treat the bad character as a word so that the
 		 * statement gets skipped by the normal recovery */
 		p->tok.type = TOK_WORD;
@@ -491,8 +501,8 @@ static int load_prefix_file(struct parser *p, const struct sk_token *at,
 			snprintf(why, sizeof(why), "NUL byte");
 			off = (int)(nul - (buf + s));
 		}
-		if (nul || sk_prefix_parse(buf + s, e - s, &pf, why, sizeof(why),
-					   &off)) {
+		if (nul || sk_prefix_parse(buf + s, e - s, &pf, why,
+					   sizeof(why), &off)) {
 			sk_warn("%s:%d:%zu: error: %s\n", fname, line,
 				s - bol + 1 + (size_t)off, why);
 			err = -EINVAL;
@@ -588,8 +598,17 @@ static int parse_set(struct parser *p)
 				expected(p, "'}' closing the set");
 				goto err_set;
 			}
-			if (parse_addr_item(p, &b))
+			if (parse_addr_item(p, &b)) {
+				/* skip to the set's own '}': recovery at the
+				 * statement level would stop at the newline
+				 * and take that '}' for the service's */
+				while (p->tok.type != TOK_RBRACE &&
+				       p->tok.type != TOK_EOF)
+					next(p);
+				if (p->tok.type == TOK_RBRACE)
+					next(p);
 				goto err_set;
+			}
 		}
 		next(p);
 		if (end_statement(p))
@@ -1112,6 +1131,16 @@ static int parse_addr_list(struct parser *p, struct sk_addrset *out)
 	for (;;) {
 		if (parse_addr_item(p, &b)) {
 			sk_asb_free(&b);
+			/* skip the rest of the list, also where it goes on
+			 * after a comma and a newline, so that its next line
+			 * is not taken for a statement */
+			while (!at_eos(p)) {
+				bool comma = p->tok.type == TOK_COMMA;
+
+				next(p);
+				while (comma && p->tok.type == TOK_NEWLINE)
+					next(p);
+			}
 			return -EINVAL;
 		}
 		if (p->tok.type != TOK_COMMA)
@@ -1370,24 +1399,37 @@ static int resolve_refs(struct parser *p, struct sksteer_service *svc)
 }
 
 /* Fallback chains must end: a pool that falls back to a pool that falls
- * back to the first would loop when both are empty. */
+ * back to the first would loop when both are empty. A cycle is reported
+ * once, at its first pool; one of a single pool already was (by
+ * resolve_refs). */
 static void check_fallback_cycles(struct parser *p, struct sksteer_service *svc)
 {
 	size_t i, steps;
 
 	for (i = 0; i < svc->npools; i++) {
 		const struct sksteer_pool *q = &svc->pools[i];
+		char path[256];
+		size_t n;
+		bool first = true;
 
+		n = (size_t)snprintf(path, sizeof(path), "%s", q->name);
 		for (steps = 0; steps <= svc->npools; steps++) {
 			if (q->fallback.kind != SKSTEER_TARGET_POOL ||
 			    q->fallback.pool < 0)
 				break;
 			q = &svc->pools[q->fallback.pool];
+			if (q->idx < (int)i)
+				first = false;
+			if (n < sizeof(path))
+				n += (size_t)snprintf(path + n, sizeof(path) - n,
+						      " -> %s", q->name);
 			if (q == &svc->pools[i]) {
-				perr(p, svc->pools[i].loc.line,
-				     svc->pools[i].loc.col,
-				     "pool '%s': fallback pools form a cycle",
-				     svc->pools[i].name);
+				if (first && steps)
+					perr(p, svc->pools[i].loc.line,
+					     svc->pools[i].loc.col,
+					     "pool '%s': fallback pools form a "
+					     "cycle (%s)",
+					     svc->pools[i].name, path);
 				break;
 			}
 		}
@@ -1399,11 +1441,11 @@ static void check_service(struct parser *p, struct sksteer_service *svc,
 {
 	size_t i, j;
 
-	if (!svc->has_listen)
+	if (!svc->has_listen && !p->listen_seen)
 		perr(p, svc->loc.line, svc->loc.col,
 		     "service '%s' has no 'listen' (listen tcp|udp ADDRESS:PORT)",
 		     svc->name);
-	if (!svc->npools)
+	if (!svc->npools && !p->pool_seen)
 		perr(p, svc->loc.line, svc->loc.col,
 		     "service '%s' has no pool (pool NAME COUNT)", svc->name);
 	(void)close;
@@ -1511,6 +1553,8 @@ static int parse_service(struct parser *p)
 	svc->backend = SKSTEER_BACKEND_DEFAULT;
 	p->svc = svc;
 	p->nrefs = 0;
+	p->listen_seen = false;
+	p->pool_seen = false;
 	next(p);
 	for (;;) {
 		skip_newlines(p);
@@ -1522,10 +1566,13 @@ static int parse_service(struct parser *p)
 			p->svc = NULL;
 			return -EINVAL;
 		}
-		if (is_word(p, "listen"))
+		if (is_word(p, "listen")) {
+			p->listen_seen = true;
 			err = parse_listen(p, svc);
-		else if (is_word(p, "pool"))
+		} else if (is_word(p, "pool")) {
+			p->pool_seen = true;
 			err = parse_pool(p, svc);
+		}
 		else if (is_word(p, "set"))
 			err = parse_set(p);
 		else if (is_word(p, "rule"))

@@ -28,11 +28,20 @@ run() {
 	rm -f "$tmp"
 }
 
+# Programs whose cases run once per steering backend (one table of cases,
+# SKSTEER_TEST_BACKEND picks the backend; see tests/steer_util.h).
+backend_tests=" test_steer test_kernel_diff "
+
 for t in test_*; do
 	case $t in *.c|*.o|*.d|*.h) continue ;; esac
 	[[ $t == $pattern ]] || continue
 	if [[ $t == *.sh ]]; then
 		run "${t%.sh}" bash "./$t"
+	elif [[ $backend_tests == *" $t "* ]]; then
+		run "$t[cbpf]" env SKSTEER_TEST_BACKEND=cbpf TL_NAME="$t[cbpf]" \
+			"./$t"
+		run "$t[ebpf]" env SKSTEER_TEST_BACKEND=ebpf TL_NAME="$t[ebpf]" \
+			"./$t"
 	elif [ -x "$t" ]; then
 		run "$t" "./$t"
 	fi

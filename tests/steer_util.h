@@ -235,10 +235,37 @@ static inline void su_ready(struct su_group *g)
 	su_refresh(g);
 }
 
+/*
+ * The backend every test of a run uses: SKSTEER_TEST_BACKEND=cbpf|ebpf
+ * (tests/run.sh runs the steering tests once for each), or what the
+ * configuration says.
+ */
+static inline enum sksteer_backend su_backend(void)
+{
+	const char *b = getenv("SKSTEER_TEST_BACKEND");
+
+	if (b && !strcmp(b, "ebpf"))
+		return SKSTEER_BACKEND_EBPF;
+	if (b && !strcmp(b, "cbpf"))
+		return SKSTEER_BACKEND_CBPF;
+	return SKSTEER_BACKEND_DEFAULT;
+}
+
+static inline bool su_ebpf(void)
+{
+	return su_backend() == SKSTEER_BACKEND_EBPF;
+}
+
 static inline void su_setup(struct su_group *g, const char *conf)
 {
+	SKSTEER_OPTS(sksteer_group_opts, opts, .backend = su_backend());
+	char why[256];
+
+	if (su_ebpf() && sksteer_probe_ebpf(why, sizeof(why)))
+		tl_skip("eBPF backend unavailable here: %s", why);
+
 	su_parse(g, conf);
-	g->grp = sksteer_group__create(g->svc, NULL);
+	g->grp = sksteer_group__create(g->svc, &opts);
 	ASSERT(g->grp, "sksteer_group__create: %s: %s", strerror(errno),
 	       tl_messages());
 	su_ready(g);
@@ -532,6 +559,51 @@ static inline bool su_check(const char *file, int line, struct su_group *g,
 	su_check(__FILE__, __LINE__, g, src, dst, NULL, 0, pool, -1)
 #define CHECK_FLOW_PL(g, src, dst, pl, plen, pool, key) \
 	su_check(__FILE__, __LINE__, g, src, dst, pl, plen, pool, key)
+
+/*
+ * Expect the group to refuse a connection or datagram from @src to @dst
+ * (a drop target, eBPF): TCP gets a reset (ECONNREFUSED), a UDP datagram
+ * reaches no socket. Returns whether it was refused.
+ */
+static inline bool su_refused(const char *file, int line, struct su_group *g,
+			      const char *src, const char *dst)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = su_addr(&ss, dst, g->port);
+	uint16_t port = 0;
+	int c, landing;
+	char b[64];
+
+	if (g->proto == IPPROTO_UDP) {
+		landing = su_udp(g, src, dst, &port, "x", 1);
+		if (landing == SU_NONE)
+			return true;
+		tl_fail(file, line, "UDP datagram %s:%u -> %s landed on %s, "
+			"expected a drop", src, port, dst,
+			su_name(g, landing, b, sizeof(b)));
+		return false;
+	}
+	c = su_client(SOCK_STREAM, src, &port);
+	if (!connect(c, (struct sockaddr *)&ss, len)) {
+		landing = su_tcp_landing(g, c, NULL, NULL);
+		close(c);
+		tl_fail(file, line, "TCP connection %s:%u -> %s was accepted "
+			"(by %s), expected a reset", src, port, dst,
+			su_name(g, landing, b, sizeof(b)));
+		return false;
+	}
+	if (errno != ECONNREFUSED) {
+		tl_fail(file, line, "TCP connection %s:%u -> %s failed with "
+			"%s, expected ECONNREFUSED (a reset)", src, port, dst,
+			strerror(errno));
+		close(c);
+		return false;
+	}
+	close(c);
+	return true;
+}
+
+#define CHECK_REFUSED(g, src, dst) su_refused(__FILE__, __LINE__, g, src, dst)
 
 /* Unprivileged tests: a fresh namespace when we may make one (root),
  * else the namespace we were started in (the unprivileged run). */

@@ -235,8 +235,8 @@ static void report(const char *test, unsigned int idx, const char *text,
 	if (replay(small, l, pkt, why2, sizeof(why2)) == kind)
 		why = why2;
 	gen_printf(&b, "%s (SKSTEER_DIFF_SEED=%#llx, config %u): %s: %s\n",
-		   test, (unsigned long long)base_seed(), idx, gen_fail_names[kind],
-		   why);
+		   test, (unsigned long long)base_seed(), idx,
+		   gen_fail_names[kind], why);
 	gen_printf(&b, "--- config (shrunk) ---\n%s", small);
 	gen_printf(&b, "--- layout (pool=[positions of open sockets]) ---\n");
 	gen_layout_fmt(l, &b);
@@ -260,7 +260,7 @@ struct run {
 	struct gen_opts o;
 	unsigned int configs; /* services */
 	unsigned int layouts; /* per service: declared, then with closings */
-	unsigned int pkts;    /* per layout */
+	unsigned int pkts; /* per layout */
 	unsigned int close_pct;
 	double min_compiled; /* fraction of layouts that must compile */
 };
@@ -301,15 +301,18 @@ static void diff_run(const struct run *run)
 				nclose = gen_below(&r, svc->nsockets);
 			ASSERT(!gen_layout(&r, svc, nclose, &l), "layout");
 			if (li && gen_pct(&r, 30))
-				gen_layout_empty_pool(svc, &l,
-						      gen_below(&r, (uint32_t)svc->npools));
+				gen_layout_empty_pool(
+					svc, &l,
+					gen_below(&r, (uint32_t)svc->npools));
 			st.layouts++;
 			rc = compile(svc, &l, &prog, &st, why, sizeof(why));
 			if (rc > 1) {
-				struct sk_pkt none = { .buf = (const uint8_t *)"",
-						       .len = 0 };
+				struct sk_pkt none = {
+					.buf = (const uint8_t *)"", .len = 0
+				};
 
-				report(run->name, c, text.s, &l, &none, rc, why);
+				report(run->name, c, text.s, &l, &none, rc,
+				       why);
 				tl_stop();
 			}
 			for (k = 0; !rc && k < run->pkts; k++) {
@@ -321,8 +324,8 @@ static void diff_run(const struct run *run)
 				f = check_pkt(svc, &l, prog, &g->pkt, &st, why,
 					      sizeof(why));
 				if (f) {
-					report(run->name, c, text.s, &l, &g->pkt,
-					       f, why);
+					report(run->name, c, text.s, &l,
+					       &g->pkt, f, why);
 					tl_stop();
 				}
 			}
@@ -353,10 +356,16 @@ static void diff_run(const struct run *run)
 TEST(diff_ipv4_tcp)
 {
 	struct run r = { .name = "diff_ipv4_tcp",
-			 .o = { .fam = GEN_FAM_4, .proto = IPPROTO_TCP,
-				.max_rules = 7, .pay_pct = 20, .odd_pct = 15 },
-			 .configs = 3000, .layouts = 2, .pkts = 40,
-			 .close_pct = 30, .min_compiled = 0.95 };
+			 .o = { .fam = GEN_FAM_4,
+				.proto = IPPROTO_TCP,
+				.max_rules = 7,
+				.pay_pct = 20,
+				.odd_pct = 15 },
+			 .configs = 3000,
+			 .layouts = 2,
+			 .pkts = 40,
+			 .close_pct = 30,
+			 .min_compiled = 0.95 };
 
 	diff_run(&r);
 }
@@ -364,10 +373,16 @@ TEST(diff_ipv4_tcp)
 TEST(diff_ipv4_udp)
 {
 	struct run r = { .name = "diff_ipv4_udp",
-			 .o = { .fam = GEN_FAM_4, .proto = IPPROTO_UDP,
-				.max_rules = 7, .pay_pct = 30, .odd_pct = 15 },
-			 .configs = 3000, .layouts = 2, .pkts = 40,
-			 .close_pct = 30, .min_compiled = 0.95 };
+			 .o = { .fam = GEN_FAM_4,
+				.proto = IPPROTO_UDP,
+				.max_rules = 7,
+				.pay_pct = 30,
+				.odd_pct = 15 },
+			 .configs = 3000,
+			 .layouts = 2,
+			 .pkts = 40,
+			 .close_pct = 30,
+			 .min_compiled = 0.95 };
 
 	diff_run(&r);
 }
@@ -375,10 +390,15 @@ TEST(diff_ipv4_udp)
 TEST(diff_ipv6)
 {
 	struct run r = { .name = "diff_ipv6",
-			 .o = { .fam = GEN_FAM_6, .max_rules = 7,
-				.pay_pct = 20, .odd_pct = 25 },
-			 .configs = 3000, .layouts = 2, .pkts = 40,
-			 .close_pct = 30, .min_compiled = 0.95 };
+			 .o = { .fam = GEN_FAM_6,
+				.max_rules = 7,
+				.pay_pct = 20,
+				.odd_pct = 25 },
+			 .configs = 3000,
+			 .layouts = 2,
+			 .pkts = 40,
+			 .close_pct = 30,
+			 .min_compiled = 0.95 };
 
 	diff_run(&r);
 }
@@ -386,10 +406,15 @@ TEST(diff_ipv6)
 TEST(diff_dual_stack)
 {
 	struct run r = { .name = "diff_dual_stack",
-			 .o = { .fam = GEN_FAM_DUAL, .max_rules = 8,
-				.pay_pct = 20, .odd_pct = 20 },
-			 .configs = 3000, .layouts = 2, .pkts = 40,
-			 .close_pct = 30, .min_compiled = 0.95 };
+			 .o = { .fam = GEN_FAM_DUAL,
+				.max_rules = 8,
+				.pay_pct = 20,
+				.odd_pct = 20 },
+			 .configs = 3000,
+			 .layouts = 2,
+			 .pkts = 40,
+			 .close_pct = 30,
+			 .min_compiled = 0.95 };
 
 	diff_run(&r);
 }
@@ -399,11 +424,35 @@ TEST(diff_dual_stack)
 TEST(diff_closed_sockets)
 {
 	struct run r = { .name = "diff_closed_sockets",
-			 .o = { .fam = GEN_FAM_ANY, .max_rules = 6,
-				.pay_pct = 20, .odd_pct = 10,
+			 .o = { .fam = GEN_FAM_ANY,
+				.max_rules = 6,
+				.pay_pct = 20,
+				.odd_pct = 10,
 				.allow_drop = true },
-			 .configs = 1500, .layouts = 8, .pkts = 16,
-			 .close_pct = 90, .min_compiled = 0.5 };
+			 .configs = 1500,
+			 .layouts = 8,
+			 .pkts = 16,
+			 .close_pct = 90,
+			 .min_compiled = 0.5 };
+
+	diff_run(&r);
+}
+
+/* Large pools: positions far apart, many closed sockets, the group's
+ * renumbering scattering a pool over the whole group. */
+TEST(diff_large_pools)
+{
+	struct run r = { .name = "diff_large_pools",
+			 .o = { .fam = GEN_FAM_ANY,
+				.max_rules = 6,
+				.pay_pct = 30,
+				.odd_pct = 10,
+				.big_pool = 1000 },
+			 .configs = 300,
+			 .layouts = 4,
+			 .pkts = 50,
+			 .close_pct = 80,
+			 .min_compiled = 0.95 };
 
 	diff_run(&r);
 }
@@ -413,10 +462,15 @@ TEST(diff_closed_sockets)
 TEST(diff_payload)
 {
 	struct run r = { .name = "diff_payload",
-			 .o = { .fam = GEN_FAM_ANY, .max_rules = 8,
-				.pay_pct = 90, .odd_pct = 10 },
-			 .configs = 3000, .layouts = 2, .pkts = 40,
-			 .close_pct = 40, .min_compiled = 0.95 };
+			 .o = { .fam = GEN_FAM_ANY,
+				.max_rules = 8,
+				.pay_pct = 90,
+				.odd_pct = 10 },
+			 .configs = 3000,
+			 .layouts = 2,
+			 .pkts = 40,
+			 .close_pct = 40,
+			 .min_compiled = 0.95 };
 
 	diff_run(&r);
 }
@@ -426,10 +480,15 @@ TEST(diff_payload)
 TEST(diff_odd_packets)
 {
 	struct run r = { .name = "diff_odd_packets",
-			 .o = { .fam = GEN_FAM_ANY, .max_rules = 6,
-				.pay_pct = 25, .odd_pct = 100 },
-			 .configs = 2500, .layouts = 2, .pkts = 40,
-			 .close_pct = 30, .min_compiled = 0.95 };
+			 .o = { .fam = GEN_FAM_ANY,
+				.max_rules = 6,
+				.pay_pct = 25,
+				.odd_pct = 100 },
+			 .configs = 2500,
+			 .layouts = 2,
+			 .pkts = 40,
+			 .close_pct = 30,
+			 .min_compiled = 0.95 };
 
 	diff_run(&r);
 }
@@ -438,10 +497,16 @@ TEST(diff_odd_packets)
 TEST(diff_large_sets_ipv4)
 {
 	struct run r = { .name = "diff_large_sets_ipv4",
-			 .o = { .fam = GEN_FAM_4, .max_rules = 4,
-				.pay_pct = 10, .odd_pct = 10, .big4 = 1500 },
-			 .configs = 60, .layouts = 2, .pkts = 600,
-			 .close_pct = 30, .min_compiled = 0.5 };
+			 .o = { .fam = GEN_FAM_4,
+				.max_rules = 4,
+				.pay_pct = 10,
+				.odd_pct = 10,
+				.big4 = 1500 },
+			 .configs = 60,
+			 .layouts = 2,
+			 .pkts = 600,
+			 .close_pct = 30,
+			 .min_compiled = 0.5 };
 
 	diff_run(&r);
 }
@@ -449,11 +514,17 @@ TEST(diff_large_sets_ipv4)
 TEST(diff_large_sets_dual)
 {
 	struct run r = { .name = "diff_large_sets_dual",
-			 .o = { .fam = GEN_FAM_DUAL, .max_rules = 4,
-				.pay_pct = 10, .odd_pct = 10, .big4 = 600,
+			 .o = { .fam = GEN_FAM_DUAL,
+				.max_rules = 4,
+				.pay_pct = 10,
+				.odd_pct = 10,
+				.big4 = 600,
 				.big6 = 200 },
-			 .configs = 60, .layouts = 2, .pkts = 600,
-			 .close_pct = 30, .min_compiled = 0.5 };
+			 .configs = 60,
+			 .layouts = 2,
+			 .pkts = 600,
+			 .close_pct = 30,
+			 .min_compiled = 0.5 };
 
 	diff_run(&r);
 }
@@ -477,7 +548,8 @@ static uint32_t man_hash(const uint32_t *w, int n, uint16_t port)
 TEST(hash_formula)
 {
 	/* computed independently (Python) from the man page formula */
-	static const uint32_t w4[] = { 0xc6336407 }, w6[] = { 0x20010db8, 0, 0, 1 },
+	static const uint32_t w4[] = { 0xc6336407 },
+			      w6[] = { 0x20010db8, 0, 0, 1 },
 			      wmax[] = { 0xffffffff };
 	static const char text[] = "service s {\n"
 				   "listen udp [::]:53\n"
@@ -518,7 +590,8 @@ TEST(hash_formula)
 
 	/* The matcher's own copy: with one pool of 4096 sockets the socket
 	 * index is the hash's low 12 bits. */
-	cfg = sksteer_config__parse_string(text, strlen(text), "hash.conf", NULL);
+	cfg = sksteer_config__parse_string(text, strlen(text), "hash.conf",
+					   NULL);
 	ASSERT(cfg, "parse: %s", tl_messages());
 	svc = sksteer_config__service(cfg, 0);
 	ASSERT(!sk_layout_declared(svc, &l), "layout");
@@ -576,46 +649,58 @@ TEST(validate_programs)
 		    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2),
 		    BPF_STMT(BPF_ST, 3), BPF_STMT(BPF_JMP | BPF_JA, 1),
 		    BPF_STMT(BPF_ST, 3), BPF_STMT(BPF_RET | BPF_A, 0) },
-		  6, NULL },
+		  6,
+		  NULL },
 		{ "conditional jump past the end",
 		  { BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 5, 0),
 		    BPF_STMT(BPF_RET | BPF_K, 0) },
-		  2, "jump out of range" },
+		  2,
+		  "jump out of range" },
 		{ "ja past the end",
 		  { BPF_STMT(BPF_JMP | BPF_JA, 1),
 		    BPF_STMT(BPF_RET | BPF_K, 0) },
-		  2, "jump out of range" },
+		  2,
+		  "jump out of range" },
 		{ "read of a scratch word never written",
 		  { BPF_STMT(BPF_LD | BPF_MEM, 2),
 		    BPF_STMT(BPF_RET | BPF_A, 0) },
-		  2, "read before it is written" },
+		  2,
+		  "read before it is written" },
 		{ "scratch word written on one path only",
 		  { BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
 		    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
 		    BPF_STMT(BPF_ST, 3), BPF_STMT(BPF_LDX | BPF_MEM, 3),
 		    BPF_STMT(BPF_RET | BPF_A, 0) },
-		  5, "read before it is written" },
+		  5,
+		  "read before it is written" },
 		{ "no final return",
 		  { BPF_STMT(BPF_LD | BPF_IMM, 1),
 		    BPF_STMT(BPF_LD | BPF_IMM, 2) },
-		  2, "not a return" },
+		  2,
+		  "not a return" },
 		{ "division by a zero constant",
 		  { BPF_STMT(BPF_LD | BPF_IMM, 1),
 		    BPF_STMT(BPF_ALU | BPF_DIV | BPF_K, 0),
 		    BPF_STMT(BPF_RET | BPF_A, 0) },
-		  3, "division by 0" },
+		  3,
+		  "division by 0" },
 		{ "modulo by a zero constant",
 		  { BPF_STMT(BPF_LD | BPF_IMM, 1),
 		    BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, 0),
 		    BPF_STMT(BPF_RET | BPF_A, 0) },
-		  3, "division by 0" },
+		  3,
+		  "division by 0" },
 		{ "scratch word out of range",
 		  { BPF_STMT(BPF_ST, 16), BPF_STMT(BPF_RET | BPF_A, 0) },
-		  2, "out of range" },
+		  2,
+		  "out of range" },
 		{ "invalid opcode",
 		  { BPF_STMT(0xffff, 0), BPF_STMT(BPF_RET | BPF_A, 0) },
-		  2, "invalid opcode" },
-		{ "empty program", { BPF_STMT(BPF_RET | BPF_A, 0) }, 0,
+		  2,
+		  "invalid opcode" },
+		{ "empty program",
+		  { BPF_STMT(BPF_RET | BPF_A, 0) },
+		  0,
 		  "program length" },
 	};
 	struct sksteer_prog *prog;
@@ -627,7 +712,8 @@ TEST(validate_programs)
 		int err;
 
 		why[0] = '\0';
-		err = sk_cbpf_validate(cases[i].f, cases[i].n, why, sizeof(why));
+		err = sk_cbpf_validate(cases[i].f, cases[i].n, why,
+				       sizeof(why));
 		if (!cases[i].why)
 			CHECK(!err, "%s: refused (%s)", cases[i].what, why);
 		else
@@ -641,7 +727,8 @@ TEST(validate_programs)
 		static struct sock_filter big[SKSTEER_CBPF_MAX_INSNS + 1];
 
 		for (i = 0; i < ARRAY_SIZE(big); i++)
-			big[i] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+			big[i] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+							      0);
 		CHECK(!sk_cbpf_validate(big, SKSTEER_CBPF_MAX_INSNS, why,
 					sizeof(why)),
 		      "4096 instructions refused: %s", why);

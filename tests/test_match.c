@@ -11,20 +11,19 @@
 #include "internal.h"
 #include "testlib.h"
 
-static const char example[] =
-	"service web {\n"
-	"    listen tcp 0.0.0.0:1234\n"
-	"    pool line1 2 { congestion bbr; mark 0x1; }\n"
-	"    pool line2 2 { mark 0x2; }\n"
-	"    pool line3 1\n"
-	"    pool rest  1\n"
-	"    set mobile { 203.0.113.0/25 }\n"
-	"    rule to 198.51.100.1            pool line1\n"
-	"    rule to 198.51.100.2            pool line2\n"
-	"    rule from @mobile               pool line3\n"
-	"    rule payload 0 u8 & 0x3 == 1    pool rest\n"
-	"    default hash\n"
-	"}\n";
+static const char example[] = "service web {\n"
+			      "    listen tcp 0.0.0.0:1234\n"
+			      "    pool line1 2 { congestion bbr; mark 0x1; }\n"
+			      "    pool line2 2 { mark 0x2; }\n"
+			      "    pool line3 1\n"
+			      "    pool rest  1\n"
+			      "    set mobile { 203.0.113.0/25 }\n"
+			      "    rule to 198.51.100.1            pool line1\n"
+			      "    rule to 198.51.100.2            pool line2\n"
+			      "    rule from @mobile               pool line3\n"
+			      "    rule payload 0 u8 & 0x3 == 1    pool rest\n"
+			      "    default hash\n"
+			      "}\n";
 
 static struct sksteer_config *parse(const char *text)
 {
@@ -109,18 +108,17 @@ TEST(man_page_example)
 
 	ASSERT(prog, "compile: %s", strerror(errno));
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct sksteer_flow f = flow4(cases[i].src, cases[i].sport,
-					      cases[i].dst, cases[i].pay,
-					      cases[i].plen);
+		struct sksteer_flow f =
+			flow4(cases[i].src, cases[i].sport, cases[i].dst,
+			      cases[i].pay, cases[i].plen);
 		int pass;
 
 		for (pass = 0; pass < 2; pass++) {
 			struct sksteer_verdict v = { .sz = sizeof(v) };
 			const struct sksteer_pool *want =
-				cases[i].pool ?
-					sksteer_service__find_pool(svc,
-								   cases[i].pool) :
-					NULL;
+				cases[i].pool ? sksteer_service__find_pool(
+							svc, cases[i].pool) :
+						NULL;
 			int err = sksteer_service__explain(
 				svc, pass ? prog : NULL, &f, &v);
 			uint32_t w = ntohl(f.src.s6_addr32[0]);
@@ -131,9 +129,11 @@ TEST(man_page_example)
 			ASSERT(!err, "explain: %s", strerror(-err));
 			CHECK(v.rule == cases[i].rule && v.pool == want &&
 				      v.pool_index == idx &&
-				      v.socket == (want ? (int)sksteer_pool__first(
-								  want) + idx :
-							  -1) &&
+				      v.socket ==
+					      (want ? (int)sksteer_pool__first(
+							      want) +
+							       idx :
+						      -1) &&
 				      v.kind == (want ? SKSTEER_TARGET_POOL :
 							SKSTEER_TARGET_HASH),
 			      "%s: %s:%u -> %s: rule %d pool %s[%d] socket %d, "
@@ -205,10 +205,10 @@ TEST(matcher_semantics)
 	b[0] = 0x60;
 	b[6] = 0; /* hop-by-hop */
 	b[8] = 0x20, b[9] = 0x01, b[10] = 0x0d, b[11] = 0xb8, b[23] = 1;
-	b[40] = 43, b[41] = 0;	/* hop-by-hop, 8 bytes, next routing */
-	b[48] = 44, b[49] = 1;	/* routing, 16 bytes, next fragment */
-	b[64] = 51;		/* fragment, 8 bytes, next AH */
-	b[72] = IPPROTO_UDP;	/* AH, (1 + 2) * 4 = 12 bytes */
+	b[40] = 43, b[41] = 0; /* hop-by-hop, 8 bytes, next routing */
+	b[48] = 44, b[49] = 1; /* routing, 16 bytes, next fragment */
+	b[64] = 51; /* fragment, 8 bytes, next AH */
+	b[72] = IPPROTO_UDP; /* AH, (1 + 2) * 4 = 12 bytes */
 	b[73] = 1;
 	b[84] = 5353 >> 8, b[85] = 5353 & 0xff;
 	pkt.len = pkt.payload_off = 92;
@@ -434,11 +434,12 @@ TEST(eval_rule_details)
 
 	/* a family the service does not receive */
 	{
-		static const char t6[] = "service s {\n"
-					 "listen udp [::]:53 v6only\n"
-					 "pool x 1\n"
-					 "rule from 198.51.100.0/24 sport 53 pool x\n"
-					 "}\n";
+		static const char t6[] =
+			"service s {\n"
+			"listen udp [::]:53 v6only\n"
+			"pool x 1\n"
+			"rule from 198.51.100.0/24 sport 53 pool x\n"
+			"}\n";
 		const struct want_cond w[] = {
 			{ SKSTEER_COND_FROM, false,
 			  "service 's' does not receive IPv4 packets: no "

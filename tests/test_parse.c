@@ -35,10 +35,12 @@ static void write_file(const char *name, const char *text)
 
 static struct sksteer_config *parse(const char *text)
 {
-	struct sksteer_parse_opts opts = { .sz = sizeof(opts), .base_dir = dir };
+	struct sksteer_parse_opts opts = { .sz = sizeof(opts),
+					   .base_dir = dir };
 
 	tl_messages_reset();
-	return sksteer_config__parse_string(text, strlen(text), "t.conf", &opts);
+	return sksteer_config__parse_string(text, strlen(text), "t.conf",
+					    &opts);
 }
 
 static const char web_conf[] =
@@ -92,7 +94,8 @@ TEST(man_page_example)
 	svc = sksteer_config__find_service(cfg, "web");
 	ASSERT(svc, "no service 'web'");
 	CHECK(sksteer_service__protocol(svc) == IPPROTO_TCP, "protocol");
-	sin = (const struct sockaddr_in *)sksteer_service__listen_addr(svc, &alen);
+	sin = (const struct sockaddr_in *)sksteer_service__listen_addr(svc,
+								       &alen);
 	CHECK(alen == sizeof(*sin) && sin->sin_family == AF_INET &&
 		      sin->sin_addr.s_addr == 0 && ntohs(sin->sin_port) == 1234,
 	      "listen address");
@@ -110,7 +113,8 @@ TEST(man_page_example)
 		CHECK(!strcmp(sksteer_pool__name(p), pools[i].name) &&
 			      sksteer_pool__size(p) == pools[i].size &&
 			      sksteer_pool__first(p) == pools[i].first &&
-			      sksteer_service__find_pool(svc, pools[i].name) == p,
+			      sksteer_service__find_pool(svc, pools[i].name) ==
+				      p,
 		      "pool %zu: %s %u first %u, want %s %u first %u", i,
 		      sksteer_pool__name(p), sksteer_pool__size(p),
 		      sksteer_pool__first(p), pools[i].name, pools[i].size,
@@ -121,8 +125,10 @@ TEST(man_page_example)
 	}
 	CHECK(svc->pools[0].opts.has_congestion &&
 		      !strcmp(svc->pools[0].opts.congestion, "bbr") &&
-		      svc->pools[0].opts.has_mark && svc->pools[0].opts.mark == 1 &&
-		      svc->pools[1].opts.has_mark && svc->pools[1].opts.mark == 2 &&
+		      svc->pools[0].opts.has_mark &&
+		      svc->pools[0].opts.mark == 1 &&
+		      svc->pools[1].opts.has_mark &&
+		      svc->pools[1].opts.mark == 2 &&
 		      !svc->pools[1].opts.has_congestion &&
 		      !svc->pools[2].opts.has_mark,
 	      "pool options");
@@ -142,8 +148,7 @@ TEST(man_page_example)
 	CHECK(r->loc.line == 9 && r->loc.col == 5, "rule 0 at %d:%d",
 	      r->loc.line, r->loc.col);
 	r = &svc->rules[1];
-	CHECK(r->has_to && r->to.v4[0].lo == 0xc6336402 &&
-		      r->target.pool == 1,
+	CHECK(r->has_to && r->to.v4[0].lo == 0xc6336402 && r->target.pool == 1,
 	      "rule 1");
 	/* the file's ranges: 203.0.113.0/25 + .128/26 merged, the /27
 	 * inside the /26 absorbed */
@@ -233,16 +238,15 @@ TEST(valid_everything)
 		      r->sport_lo == 53 && r->sport_hi == 53 && r->npay == 2 &&
 		      r->pay[0].off == 4 && r->pay[0].width == 4 &&
 		      r->pay[0].mask == 0xffff0000 &&
-		      r->pay[0].cmp == SK_CMP_NE && r->pay[0].value == 0x10000 &&
-		      r->pay[1].off == 65535 && r->pay[1].cmp == SK_CMP_GE &&
-		      r->target.by_payload && r->target.key_off == 8 &&
-		      r->target.key_width == 4,
+		      r->pay[0].cmp == SK_CMP_NE &&
+		      r->pay[0].value == 0x10000 && r->pay[1].off == 65535 &&
+		      r->pay[1].cmp == SK_CMP_GE && r->target.by_payload &&
+		      r->target.key_off == 8 && r->target.key_width == 4,
 	      "rule 0 of u");
 	CHECK(u->rules[1].sport_lo == 1024 && u->rules[1].sport_hi == 65535 &&
 		      u->rules[1].target.kind == SKSTEER_TARGET_HASH,
 	      "rule 1 of u");
-	CHECK(u->rules[2].target.kind == SKSTEER_TARGET_DROP,
-	      "rule 2 of u");
+	CHECK(u->rules[2].target.kind == SKSTEER_TARGET_DROP, "rule 2 of u");
 	CHECK(u->deflt.kind == SKSTEER_TARGET_POOL && u->deflt.pool == 1,
 	      "default of u");
 	sksteer_config__free(cfg);
@@ -255,6 +259,7 @@ static const struct {
 	const char *text;
 	const char *loc;
 	const char *msg;
+	bool many; /* more than this one error is expected */
 } error_cases[] = {
 	{ "bad prefix",
 	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n"
@@ -273,7 +278,8 @@ static const struct {
 	{ "IPv4-mapped",
 	  "service s {\nlisten tcp [::]:80\npool a 1\n"
 	  "rule to ::ffff:198.51.100.1 pool a\n}\n",
-	  "t.conf:4:9", "'::ffff:198.51.100.1' is an IPv4-mapped IPv6 address" },
+	  "t.conf:4:9",
+	  "'::ffff:198.51.100.1' is an IPv4-mapped IPv6 address" },
 	{ "prefix length out of range",
 	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n"
 	  "rule to 198.51.100.0/33 pool a\n}\n",
@@ -282,6 +288,16 @@ static const struct {
 	  "set m {\n  2001:db8::/129\n}\nservice s {\nlisten tcp [::]:80\n"
 	  "pool a 1\n}\n",
 	  "t.conf:2:14", "prefix length 129 is out of range for IPv6 (0-128)" },
+	{ "bad prefix in a set over several lines",
+	  "service s {\n  set m {\n    198.51.100.0/24\n    2001:db8::/129\n"
+	  "  }\n  listen tcp 0.0.0.0:80\n  pool a 1\n}\n",
+	  "t.conf:4:16", "prefix length 129 is out of range for IPv6 (0-128)" },
+	{ "bad prefix in a list going on over lines",
+	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n"
+	  "rule from 198.51.100.0/24,\n  198.51.100.1/24,\n  203.0.113.0/24 "
+	  "pool a\n}\n",
+	  "t.conf:5:3",
+	  "host bits set in '198.51.100.1/24' (did you mean 198.51.100.0/24?)" },
 	{ "unknown pool",
 	  "service web {\nlisten tcp 0.0.0.0:80\npool line1 1\n"
 	  "rule to 198.51.100.1 pool line9\n}\n",
@@ -341,23 +357,28 @@ static const struct {
 	{ "bad line in a prefix file",
 	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n"
 	  "set b file \"bad.txt\"\n}\n",
-	  "%s/bad.txt:3:3", "'198.51.100.300' is not an IPv4 or IPv6 address" },
+	  "%s/bad.txt:3:3", "'198.51.100.300' is not an IPv4 or IPv6 address",
+	  true },
 	{ "bad prefix length in a prefix file",
 	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n"
 	  "set b file \"bad.txt\"\n}\n",
-	  "%s/bad.txt:5:13",
-	  "prefix length 33 is out of range for IPv4 (0-32)" },
+	  "%s/bad.txt:5:13", "prefix length 33 is out of range for IPv4 (0-32)",
+	  true },
 	{ "two prefixes on a line of a prefix file",
 	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n"
 	  "set b file \"bad.txt\"\n}\n",
-	  "%s/bad.txt:6:16", "unexpected text after the prefix" },
+	  "%s/bad.txt:6:16", "unexpected text after the prefix", true },
+	{ "NUL byte in a prefix file",
+	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n"
+	  "set n file \"nul.txt\"\n}\n",
+	  "%s/nul.txt:2:7", "NUL byte", true },
 	{ "the config names the bad prefix file",
 	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n"
 	  "set b file \"bad.txt\"\n}\n",
-	  "t.conf:4:12", "prefix file '%s/bad.txt' has errors (above)" },
+	  "t.conf:4:12", "prefix file '%s/bad.txt' has errors (above)", true },
 	{ "listen port out of range",
-	  "service s {\nlisten tcp 0.0.0.0:70000\npool a 1\n}\n",
-	  "t.conf:2:20", "expected a port 0-65535 after ':', got '70000'" },
+	  "service s {\nlisten tcp 0.0.0.0:70000\npool a 1\n}\n", "t.conf:2:20",
+	  "expected a port 0-65535 after ':', got '70000'" },
 	{ "sport out of range",
 	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n"
 	  "rule sport 70000 pool a\n}\n",
@@ -423,12 +444,10 @@ static const struct {
 	  "service s {\nlisten udp 0.0.0.0:80\npool a 2 { fallback pool b by "
 	  "payload 0 }\npool b 1\n}\n",
 	  "t.conf:3:28", "'by payload' is not allowed here" },
-	{ "missing listen",
-	  "service web {\npool a 1\n}\n", "t.conf:1:9",
+	{ "missing listen", "service web {\npool a 1\n}\n", "t.conf:1:9",
 	  "service 'web' has no 'listen' (listen tcp|udp ADDRESS:PORT)" },
-	{ "missing pool",
-	  "\nservice web {\nlisten tcp 0.0.0.0:80\n}\n", "t.conf:2:9",
-	  "service 'web' has no pool (pool NAME COUNT)" },
+	{ "missing pool", "\nservice web {\nlisten tcp 0.0.0.0:80\n}\n",
+	  "t.conf:2:9", "service 'web' has no pool (pool NAME COUNT)" },
 	{ "duplicate listen",
 	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n  listen tcp "
 	  "0.0.0.0:81\n}\n",
@@ -452,24 +471,24 @@ static const struct {
 	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1 \xc3\xa9\n}\n",
 	  "t.conf:3:10", "unexpected non-ASCII or control character" },
 	{ "stray control character",
-	  "service s {\nlisten tcp 0.0.0.0:80\n\x01pool a 1\n}\n",
-	  "t.conf:3:1", "unexpected non-ASCII or control character" },
+	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n\x01pool b 1\n}\n",
+	  "t.conf:4:1", "unexpected non-ASCII or control character" },
 	{ "stray closing brace",
-	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n}\n}\n",
-	  "t.conf:5:1", "expected 'service', 'set' or 'backend', got '}'" },
+	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n}\n}\n", "t.conf:5:1",
+	  "expected 'service', 'set' or 'backend', got '}'" },
 	{ "service not closed",
-	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n",
-	  "t.conf:1:9", "service 's' is not closed (missing '}')" },
+	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1\n", "t.conf:1:9",
+	  "service 's' is not closed (missing '}')" },
 	{ "fallback cycle",
 	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1 { fallback pool b }\n"
 	  "pool b 1 { fallback pool c }\npool c 1 { fallback pool a }\n}\n",
-	  "t.conf:3:6", "pool 'a': fallback pools form a cycle" },
+	  "t.conf:3:6",
+	  "pool 'a': fallback pools form a cycle (a -> b -> c -> a)" },
 	{ "fallback to itself",
 	  "service s {\nlisten tcp 0.0.0.0:80\npool a 1 { fallback pool a }\n}\n",
 	  "t.conf:3:26", "pool 'a' cannot fall back to itself" },
 	{ "pool too large",
-	  "service s {\nlisten tcp 0.0.0.0:80\npool a 4097\n}\n",
-	  "t.conf:3:8",
+	  "service s {\nlisten tcp 0.0.0.0:80\npool a 4097\n}\n", "t.conf:3:8",
 	  "the pool's number of sockets '4097' is out of range (1-4096)" },
 	{ "too many sockets",
 	  "service s {\nlisten tcp 0.0.0.0:80\npool a 4000\npool b 97\n}\n",
@@ -478,13 +497,11 @@ static const struct {
 	  "service s {\nlisten tcp 0.0.0.0:80 v6only\npool a 1\n}\n",
 	  "t.conf:2:23", "'v6only' applies to IPv6 addresses only" },
 	{ "IPv6 listen address without brackets",
-	  "service s {\nlisten tcp ::1:80\npool a 1\n}\n",
-	  "t.conf:2:12", "expected ADDRESS:PORT, got '::1:80'" },
-	{ "bad name",
-	  "service 9s {\nlisten tcp 0.0.0.0:80\npool a 1\n}\n",
+	  "service s {\nlisten tcp ::1:80\npool a 1\n}\n", "t.conf:2:12",
+	  "expected ADDRESS:PORT, got '::1:80'" },
+	{ "bad name", "service 9s {\nlisten tcp 0.0.0.0:80\npool a 1\n}\n",
 	  "t.conf:1:9", "invalid service name '9s'" },
-	{ "no service",
-	  "# nothing\nset m { 198.51.100.0/24 }\n", "t.conf:3:1",
+	{ "no service", "# nothing\nset m { 198.51.100.0/24 }\n", "t.conf:3:1",
 	  "no service defined" },
 };
 
@@ -515,8 +532,18 @@ TEST(error_messages)
 			    (!eol || found < eol))
 				break;
 		}
-		CHECK(hit, "%s: want '%s%s', got: %s", error_cases[i].what, want, msg,
-		      m);
+		CHECK(hit, "%s: want '%s%s', got: %s", error_cases[i].what,
+		      want, msg, m);
+		/* one mistake, one message: no echo of follow-on errors */
+		if (!error_cases[i].many) {
+			int nerr = 0;
+			const char *e;
+
+			for (e = m; (e = strstr(e, ": error: ")); e++)
+				nerr++;
+			CHECK(nerr == 1, "%s: %d errors for one mistake: %s",
+			      error_cases[i].what, nerr, m);
+		}
 	}
 }
 
@@ -634,6 +661,19 @@ int main(int argc, char **argv)
 			      "2001:db8::/32 # fine\n"
 			      "203.0.113.0/33\n"
 			      "203.0.113.0/24 junk\n");
+	{
+		static const char nul[] = "198.51.100.0/24\n198.51\0.100.0\n";
+		FILE *f;
+
+		snprintf(sub, sizeof(sub), "%s/nul.txt", dir);
+		f = fopen(sub, "w");
+		if (!f ||
+		    fwrite(nul, 1, sizeof(nul) - 1, f) != sizeof(nul) - 1 ||
+		    fclose(f)) {
+			perror(sub);
+			return 1;
+		}
+	}
 	snprintf(sub, sizeof(sub), "%s/subdir", dir);
 	mkdir(sub, 0700);
 	rc = tl_main(argc, argv);

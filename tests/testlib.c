@@ -201,7 +201,7 @@ int tl_main(int argc, char **argv)
 	const char *slash = strrchr(argv[0], '/');
 	int i, nfail = 0;
 
-	prog_name = slash ? slash + 1 : argv[0];
+	prog_name = getenv("TL_NAME") ?: (slash ? slash + 1 : argv[0]);
 	sksteer_set_print(collect);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (i = 0; i < ntests; i++) {

@@ -34,12 +34,5 @@ bool parse_backend(const char *s, enum sksteer_backend *out)
 
 bool ebpf_usable(char *why, size_t size)
 {
-	/*
-	 * The eBPF backend (BPF_PROG_TYPE_SK_REUSEPORT with a
-	 * REUSEPORT_SOCKARRAY) is not part of this build yet. When it is,
-	 * this asks whether the process may load BPF programs (CAP_BPF, or
-	 * CAP_SYS_ADMIN on older kernels) and says why not.
-	 */
-	snprintf(why, size, "the eBPF backend is not available in this build");
-	return false;
+	return !sksteer_probe_ebpf(why, size);
 }

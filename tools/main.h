@@ -115,6 +115,7 @@ bool ebpf_usable(char *why, size_t size);
 
 /* ---- commands ---- */
 
-extern const struct cmd cmd_check, cmd_compile, cmd_explain, cmd_demo;
+extern const struct cmd cmd_check, cmd_compile, cmd_explain, cmd_demo,
+	cmd_stats;
 
 #endif /* __SKSTEER_TOOL_MAIN_H */

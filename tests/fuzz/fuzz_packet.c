@@ -99,9 +99,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (i = 0; i < NCFG; i++) {
 		struct compiled *c = &progs[i];
 
-		c->cfg = sksteer_config__parse_string(configs[i],
-						      strlen(configs[i]),
-						      "fuzz.conf", NULL);
+		c->cfg = sksteer_config__parse_string(
+			configs[i], strlen(configs[i]), "fuzz.conf", NULL);
 		if (!c->cfg) {
 			fprintf(stderr, "config %zu does not parse\n", i);
 			abort();

@@ -84,7 +84,8 @@ static void fail(const char *text, const struct sksteer_service *svc,
 {
 	struct gen_buf b = {};
 
-	gen_printf(&b, "service '%s': %s: %s\n--- config ---\n%s\n--- layout ---\n",
+	gen_printf(&b,
+		   "service '%s': %s: %s\n--- config ---\n%s\n--- layout ---\n",
 		   svc->name, gen_fail_names[kind], why, text);
 	gen_layout_fmt(l, &b);
 	if (pkt) {
@@ -97,7 +98,8 @@ static void fail(const char *text, const struct sksteer_service *svc,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sksteer_parse_opts opts = { .sz = sizeof(opts), .base_dir = dir };
+	struct sksteer_parse_opts opts = { .sz = sizeof(opts),
+					   .base_dir = dir };
 	static struct gen_pkt g;
 	struct sksteer_config *cfg;
 	struct gen_rng r = { 0x9e3779b97f4a7c15ull };
@@ -125,7 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char why[512];
 			int k, rc, e;
 
-			if (gen_layout(&r, svc, li ? gen_below(&r, svc->nsockets) : 0,
+			if (gen_layout(&r, svc,
+				       li ? gen_below(&r, svc->nsockets) : 0,
 				       &l))
 				abort();
 			rc = gen_compile(svc, &l, &prog, &e, why, sizeof(why));

@@ -39,13 +39,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-#define CHECK(c)                                                             \
-	do {                                                                 \
-		if (!(c)) {                                                  \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,   \
-				#c);                                         \
-			abort();                                             \
-		}                                                            \
+#define CHECK(c)                                                           \
+	do {                                                               \
+		if (!(c)) {                                                \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
+				#c);                                       \
+			abort();                                           \
+		}                                                          \
 	} while (0)
 
 static sk_u128 span(int bits, int len)
@@ -139,8 +139,9 @@ static void roundtrip(const struct sk_prefix *p)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char conf[] = "service s {\nlisten udp [::]:53\npool a 1\n"
-				   "set f file \"%s\"\nrule from @f pool a\n}\n";
+	static const char conf[] =
+		"service s {\nlisten udp [::]:53\npool a 1\n"
+		"set f file \"%s\"\nrule from @f pool a\n}\n";
 	struct sk_addrset_builder b = {};
 	struct sk_prefix *pfx = NULL;
 	struct sksteer_config *cfg;
@@ -207,10 +208,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		CHECK(cfg->services[0].sets[0]->nprefixes == n);
 		CHECK(r->from.n4 == set.n4 && r->from.n6 == set.n6);
-		CHECK(!set.n4 || !memcmp(r->from.v4, set.v4,
-					 set.n4 * sizeof(*set.v4)));
-		CHECK(!set.n6 || !memcmp(r->from.v6, set.v6,
-					 set.n6 * sizeof(*set.v6)));
+		CHECK(!set.n4 ||
+		      !memcmp(r->from.v4, set.v4, set.n4 * sizeof(*set.v4)));
+		CHECK(!set.n6 ||
+		      !memcmp(r->from.v6, set.v6, set.n6 * sizeof(*set.v6)));
 	}
 	sksteer_config__free(cfg);
 	sk_addrset_free(&set);

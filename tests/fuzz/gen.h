@@ -78,8 +78,8 @@ static inline void gen_printf(struct gen_buf *b, const char *fmt, ...)
 
 	for (;;) {
 		va_start(ap, fmt);
-		n = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0,
-			      fmt, ap);
+		n = vsnprintf(b->s ? b->s + b->n : NULL,
+			      b->s ? b->cap - b->n : 0, fmt, ap);
 		va_end(ap);
 		if (n < 0)
 			abort();
@@ -102,20 +102,21 @@ static inline void gen_buf_free(struct gen_buf *b)
 /* ---- what to generate ---- */
 
 enum gen_fam {
-	GEN_FAM_ANY,  /* any listen address */
-	GEN_FAM_4,    /* 0.0.0.0 or an IPv4 address */
-	GEN_FAM_6,    /* [::] v6only or an IPv6 address */
+	GEN_FAM_ANY, /* any listen address */
+	GEN_FAM_4, /* 0.0.0.0 or an IPv4 address */
+	GEN_FAM_6, /* [::] v6only or an IPv6 address */
 	GEN_FAM_DUAL, /* [::] */
 };
 
 struct gen_opts {
 	enum gen_fam fam;
-	int proto;	 /* 0: either */
+	int proto; /* 0: either */
 	bool allow_drop; /* drop targets and drop fallbacks (eBPF only) */
 	int max_rules;
-	int pay_pct;	 /* how often a rule gets payload tests / keys */
-	int big4, big6;	 /* ranges of one large set per family (0: none) */
-	int odd_pct;	 /* packets of odd shape (options, chains, versions) */
+	int pay_pct; /* how often a rule gets payload tests / keys */
+	int big4, big6; /* ranges of one large set per family (0: none) */
+	int odd_pct; /* packets of odd shape (options, chains, versions) */
+	int big_pool; /* pools of up to this many sockets now and then */
 };
 
 /* clusters every address of a configuration is drawn near, so that
@@ -132,11 +133,11 @@ static inline void gen_space_init(struct gen_rng *r, struct gen_space *sp)
 	int i;
 
 	for (i = 0; i < 4; i++) {
-		sp->c4[i] = gen_pct(r, 50) ? fixed4[gen_below(r, 5)] : gen_u32(r);
-		sp->c6[i] = gen_pct(r, 60) ?
-				    ((sk_u128)0x20010db8 << 96) |
-					    (gen_u128(r) >> 32) :
-				    gen_u128(r);
+		sp->c4[i] =
+			gen_pct(r, 50) ? fixed4[gen_below(r, 5)] : gen_u32(r);
+		sp->c6[i] = gen_pct(r, 60) ? ((sk_u128)0x20010db8 << 96) |
+						     (gen_u128(r) >> 32) :
+					     gen_u128(r);
 		if (gen_pct(r, 10))
 			sp->c6[i] = gen_pct(r, 50) ? 0 : ~(sk_u128)0;
 	}
@@ -153,7 +154,9 @@ static inline sk_u128 gen_mask128(int len)
 
 static inline uint32_t gen_mask32(int len)
 {
-	return len <= 0 ? 0 : len >= 32 ? 0xffffffffu : ~((1u << (32 - len)) - 1);
+	return len <= 0	 ? 0 :
+	       len >= 32 ? 0xffffffffu :
+			   ~((1u << (32 - len)) - 1);
 }
 
 static inline bool gen_v4mapped(sk_u128 a)
@@ -174,12 +177,15 @@ static inline uint32_t gen_addr4(struct gen_rng *r, const struct gen_space *sp)
 
 static inline sk_u128 gen_addr6(struct gen_rng *r, const struct gen_space *sp)
 {
-	static const int keeps[] = { 16, 32, 48, 60, 64, 80, 96, 100, 112, 124 };
+	static const int keeps[] = {
+		16, 32, 48, 60, 64, 80, 96, 100, 112, 124
+	};
 	sk_u128 c = sp->c6[gen_below(r, 4)], a;
 	int keep = keeps[gen_below(r, ARRAY_SIZE(keeps))];
 
 	a = gen_pct(r, 5) ? gen_u128(r) :
-			    (c & gen_mask128(keep)) | (gen_u128(r) & ~gen_mask128(keep));
+			    (c & gen_mask128(keep)) |
+				    (gen_u128(r) & ~gen_mask128(keep));
 	if (gen_v4mapped(a))
 		a ^= (sk_u128)1 << 40;
 	return a;
@@ -202,8 +208,10 @@ static inline int gen_len6(struct gen_rng *r)
 {
 	/* word boundaries of the programs' 32-bit compares, and their
 	 * neighbours */
-	static const int lens[] = { 0,	1,  16, 31, 32,	 33,  47,  48,  56,  63,
-				    64, 65, 80, 95, 96, 97, 112, 120, 127, 128 };
+	static const int lens[] = {
+		0,  1,	16, 31, 32, 33, 47,  48,  56,  63,
+		64, 65, 80, 95, 96, 97, 112, 120, 127, 128
+	};
 
 	if (gen_pct(r, 70))
 		return lens[gen_below(r, ARRAY_SIZE(lens))];
@@ -272,17 +280,20 @@ static inline void gen_big_set(struct gen_rng *r, int fam, int n,
 		for (j = 0; j <= extra; j++) {
 			if (fam == 4) {
 				/* slot of 2^(32-k) addresses */
-				int len = (int)gen_range(r, (uint32_t)k + 2, 32);
+				int len =
+					(int)gen_range(r, (uint32_t)k + 2, 32);
 				uint32_t slot = (uint32_t)i << (32 - k);
 				uint32_t blocks = 1u << (len - k);
 				uint32_t at = gen_range(r, 1, blocks - 2);
 
-				gen_fmt4(b, slot + (uint32_t)((uint64_t)at << (32 - len)),
+				gen_fmt4(b,
+					 slot + (uint32_t)((uint64_t)at
+							   << (32 - len)),
 					 len);
 			} else {
 				/* slots in 2001:db8::/32 */
-				int len = (int)gen_range(r, 32 + (uint32_t)k + 2,
-							 128);
+				int len = (int)gen_range(
+					r, 32 + (uint32_t)k + 2, 128);
 				sk_u128 base = ((sk_u128)0x20010db8 << 96) |
 					       ((sk_u128)i << (96 - k));
 				uint64_t blocks, at;
@@ -315,7 +326,8 @@ static inline void gen_addr_list(struct gen_rng *r, const struct gen_space *sp,
 		if (i)
 			gen_printf(b, ", ");
 		if (nm->nsets && gen_pct(r, 30)) {
-			gen_printf(b, "@s%u", gen_below(r, (uint32_t)nm->nsets));
+			gen_printf(b, "@s%u",
+				   gen_below(r, (uint32_t)nm->nsets));
 			continue;
 		}
 		gen_prefix(r, sp,
@@ -364,8 +376,10 @@ static inline void gen_paytest(struct gen_rng *r, struct gen_buf *b)
 
 	gen_printf(b, "payload %u u%d", off, width * 8);
 	if (gen_pct(r, 40)) {
-		uint32_t m = gen_pct(r, 50) ? gen_u32(r) & max :
-					      (1u << gen_below(r, (uint32_t)width * 8)) - 1;
+		uint32_t m =
+			gen_pct(r, 50) ?
+				gen_u32(r) & max :
+				(1u << gen_below(r, (uint32_t)width * 8)) - 1;
 		gen_printf(b, gen_pct(r, 50) ? " & %u" : " & %#x", m);
 	}
 	gen_printf(b, " %s ", ops[gen_below(r, 6)]);
@@ -419,14 +433,17 @@ static inline void gen_config(struct gen_rng *r, const struct gen_opts *o,
 	gen_printf(b, "listen %s ", proto == IPPROTO_TCP ? "tcp" : "udp");
 	switch (fam) {
 	case GEN_FAM_4:
-		gen_printf(b, "%s:%u\n", gen_pct(r, 70) ? "0.0.0.0" : "198.51.100.1",
+		gen_printf(b, "%s:%u\n",
+			   gen_pct(r, 70) ? "0.0.0.0" : "198.51.100.1",
 			   gen_range(r, 1, 65535));
 		break;
 	case GEN_FAM_6:
 		if (gen_pct(r, 50))
-			gen_printf(b, "[::]:%u v6only\n", gen_range(r, 1, 65535));
+			gen_printf(b, "[::]:%u v6only\n",
+				   gen_range(r, 1, 65535));
 		else
-			gen_printf(b, "[2001:db8::1]:%u\n", gen_range(r, 1, 65535));
+			gen_printf(b, "[2001:db8::1]:%u\n",
+				   gen_range(r, 1, 65535));
 		break;
 	default:
 		gen_printf(b, "[::]:%u\n", gen_range(r, 1, 65535));
@@ -436,6 +453,9 @@ static inline void gen_config(struct gen_rng *r, const struct gen_opts *o,
 	for (i = 0; i < nm.npools; i++) {
 		unsigned int sz = gen_pct(r, 80) ? gen_range(r, 1, 4) :
 						   gen_range(r, 5, 12);
+
+		if (o->big_pool && gen_pct(r, 40))
+			sz = gen_range(r, 13, (uint32_t)o->big_pool);
 
 		gen_printf(b, "pool p%d %u", i, sz);
 		/* fallbacks only point at earlier pools: no cycle */
@@ -461,15 +481,17 @@ static inline void gen_config(struct gen_rng *r, const struct gen_opts *o,
 	/* sizes vary: the jumps of a search tree change with its depth */
 	if (o->big4) {
 		gen_printf(b, "set big4 {\n");
-		gen_big_set(r, 4, (int)gen_range(r, (uint32_t)o->big4 / 8,
-						  (uint32_t)o->big4),
+		gen_big_set(r, 4,
+			    (int)gen_range(r, (uint32_t)o->big4 / 8,
+					   (uint32_t)o->big4),
 			    20, b);
 		gen_printf(b, "}\n");
 	}
 	if (o->big6) {
 		gen_printf(b, "set big6 {\n");
-		gen_big_set(r, 6, (int)gen_range(r, (uint32_t)o->big6 / 8,
-						  (uint32_t)o->big6),
+		gen_big_set(r, 6,
+			    (int)gen_range(r, (uint32_t)o->big6 / 8,
+					   (uint32_t)o->big6),
 			    20, b);
 		gen_printf(b, "}\n");
 	}
@@ -481,7 +503,7 @@ static inline void gen_config(struct gen_rng *r, const struct gen_opts *o,
 
 		gen_printf(b, "rule");
 		if ((o->big4 || o->big6) && gen_pct(r, 60)) {
-			const char *set = !o->big6		       ? "big4" :
+			const char *set = !o->big6		     ? "big4" :
 					  !o->big4 || gen_pct(r, 50) ? "big6" :
 								       "big4";
 
@@ -489,11 +511,13 @@ static inline void gen_config(struct gen_rng *r, const struct gen_opts *o,
 			gen_printf(b, " %s @%s", big_to ? "to" : "from", set);
 		} else if (gen_pct(r, 45)) {
 			gen_printf(b, " from ");
-			gen_addr_list(r, &sp, &nm, gen_pct(r, 90) ? fams : 0, b);
+			gen_addr_list(r, &sp, &nm, gen_pct(r, 90) ? fams : 0,
+				      b);
 		}
 		if (!big_to && gen_pct(r, 30)) {
 			gen_printf(b, " to ");
-			gen_addr_list(r, &sp, &nm, gen_pct(r, 90) ? fams : 0, b);
+			gen_addr_list(r, &sp, &nm, gen_pct(r, 90) ? fams : 0,
+				      b);
 		}
 		if (gen_pct(r, 25)) {
 			gen_printf(b, " ");
@@ -524,7 +548,8 @@ static inline void gen_config(struct gen_rng *r, const struct gen_opts *o,
  * moves the group's last socket into the hole (__reuseport_detach_sock),
  * so the positions of a pool's open sockets need not be in order.
  */
-static inline int gen_layout(struct gen_rng *r, const struct sksteer_service *svc,
+static inline int gen_layout(struct gen_rng *r,
+			     const struct sksteer_service *svc,
 			     unsigned int nclose, struct sk_layout *l)
 {
 	unsigned int n = svc->nsockets, i, k;
@@ -544,25 +569,32 @@ static inline int gen_layout(struct gen_rng *r, const struct sksteer_service *sv
 		n--;
 	}
 	l->npools = svc->npools;
-	l->pools = calloc(svc->npools, sizeof(*l->pools));
+	l->pools = calloc(svc->npools ? svc->npools : 1, sizeof(*l->pools));
 	if (!l->pools) {
 		free(at);
 		return -ENOMEM;
 	}
 	for (p = 0; p < svc->npools; p++) {
-		unsigned int m = 0, want;
-
-		l->pools[p].pos = calloc(svc->pools[p].size, sizeof(unsigned int));
+		l->pools[p].pos =
+			calloc(svc->pools[p].size, sizeof(unsigned int));
 		if (!l->pools[p].pos) {
 			free(at);
 			sk_layout_free(l);
 			return -ENOMEM;
 		}
-		/* in pool index order */
-		for (want = 0; want < svc->pools[p].size; want++)
-			for (i = 0; i < n; i++)
-				if (at[i] == (uint32_t)(p << 16 | want))
-					l->pools[p].pos[m++] = i;
+		/* by socket index for now: UINT_MAX for a closed one */
+		memset(l->pools[p].pos, 0xff,
+		       svc->pools[p].size * sizeof(unsigned int));
+	}
+	for (i = 0; i < n; i++)
+		l->pools[at[i] >> 16].pos[at[i] & 0xffff] = i;
+	/* then squeezed: the open sockets in pool index order */
+	for (p = 0; p < svc->npools; p++) {
+		unsigned int m = 0;
+
+		for (i = 0; i < svc->pools[p].size; i++)
+			if (l->pools[p].pos[i] != ~0u)
+				l->pools[p].pos[m++] = l->pools[p].pos[i];
 		l->pools[p].n = m;
 	}
 	free(at);
@@ -627,8 +659,8 @@ static inline bool gen_drop_reachable(const struct sksteer_service *svc,
 	size_t i, hops;
 
 	for (i = 0; i <= svc->nrules; i++) {
-		struct sk_target t = i < svc->nrules ? svc->rules[i].target :
-						       svc->deflt;
+		struct sk_target t =
+			i < svc->nrules ? svc->rules[i].target : svc->deflt;
 
 		for (hops = 0; hops <= svc->npools; hops++) {
 			if (t.kind != SKSTEER_TARGET_POOL || l->pools[t.pool].n)
@@ -681,7 +713,8 @@ static inline uint32_t gen_pick4(struct gen_rng *r,
 	if (svc->nrules)
 		s = gen_pct(r, 50) ? &svc->rules[i].from : &svc->rules[i].to;
 	if (!s || !s->n4 || gen_pct(r, 10))
-		return gen_pct(r, 50) ? gen_u32(r) : 0xc6336400 | gen_below(r, 256);
+		return gen_pct(r, 50) ? gen_u32(r) :
+					0xc6336400 | gen_below(r, 256);
 	g = &s->v4[gen_below(r, (uint32_t)s->n4)];
 	switch (gen_below(r, 6)) {
 	case 0:
@@ -693,10 +726,12 @@ static inline uint32_t gen_pick4(struct gen_rng *r,
 	case 3:
 		return g->hi + 1;
 	case 4:
-		return g->lo + gen_below(r, g->hi - g->lo + 1 ? g->hi - g->lo + 1 :
-								 0xffffffffu);
+		return g->lo + gen_below(r, g->hi - g->lo + 1 ?
+						    g->hi - g->lo + 1 :
+						    0xffffffffu);
 	default:
-		return (gen_pct(r, 50) ? g->lo : g->hi) ^ (1u << gen_below(r, 32));
+		return (gen_pct(r, 50) ? g->lo : g->hi) ^
+		       (1u << gen_below(r, 32));
 	}
 }
 
@@ -711,8 +746,9 @@ static inline sk_u128 gen_pick6(struct gen_rng *r,
 	if (svc->nrules)
 		s = gen_pct(r, 50) ? &svc->rules[i].from : &svc->rules[i].to;
 	if (!s || !s->n6 || gen_pct(r, 10))
-		return gen_pct(r, 50) ? gen_u128(r) :
-					((sk_u128)0x20010db8 << 96) | gen_u64(r);
+		return gen_pct(r, 50) ?
+			       gen_u128(r) :
+			       ((sk_u128)0x20010db8 << 96) | gen_u64(r);
 	g = &s->v6[gen_below(r, (uint32_t)s->n6)];
 	switch (gen_below(r, 7)) {
 	case 0:
@@ -774,7 +810,8 @@ static inline size_t gen_pick_plen(struct gen_rng *r,
 		return gen_pct(r, 30) ? 0 : gen_below(r, 48);
 	ru = &svc->rules[gen_below(r, (uint32_t)svc->nrules)];
 	if (ru->npay && (gen_pct(r, 70) || !ru->target.by_payload)) {
-		const struct sk_paytest *t = &ru->pay[gen_below(r, (uint32_t)ru->npay)];
+		const struct sk_paytest *t =
+			&ru->pay[gen_below(r, (uint32_t)ru->npay)];
 
 		need = t->off + t->width;
 	} else if (ru->target.by_payload) {
@@ -789,8 +826,9 @@ static inline size_t gen_pick_plen(struct gen_rng *r,
 }
 
 /* Make some payload tests hold: write their value (or one off) in. */
-static inline void gen_plant(struct gen_rng *r, const struct sksteer_service *svc,
-			     uint8_t *pay, size_t plen)
+static inline void gen_plant(struct gen_rng *r,
+			     const struct sksteer_service *svc, uint8_t *pay,
+			     size_t plen)
 {
 	size_t i, j;
 
@@ -822,8 +860,9 @@ static inline void gen_plant(struct gen_rng *r, const struct sksteer_service *sv
  * options, IPv6 extension header chains (more than four now and then) and
  * TCP options make the headers' lengths vary.
  */
-static inline void gen_packet(struct gen_rng *r, const struct sksteer_service *svc,
-			      int odd_pct, struct gen_pkt *g)
+static inline void gen_packet(struct gen_rng *r,
+			      const struct sksteer_service *svc, int odd_pct,
+			      struct gen_pkt *g)
 {
 	uint8_t *b = g->buf;
 	size_t off, thoff, plen, i;
@@ -875,9 +914,10 @@ static inline void gen_packet(struct gen_rng *r, const struct sksteer_service *s
 			next = (int)gen_range(r, 1, gen_pct(r, 70) ? 4 : 6);
 			for (k = 0; k < next; k++) {
 				uint8_t t = ext[gen_below(r, 5)];
-				uint8_t hl = (uint8_t)(gen_pct(r, 80) ?
-							       gen_below(r, 3) :
-							       gen_below(r, 256));
+				uint8_t hl =
+					(uint8_t)(gen_pct(r, 80) ?
+							  gen_below(r, 3) :
+							  gen_below(r, 256));
 				size_t sz;
 
 				if (t == 44)
@@ -1002,12 +1042,12 @@ static inline bool gen_wellformed(const struct sksteer_service *svc,
 
 enum gen_fail {
 	OK = 0,
-	F_TARGET,   /* different socket, or hash vs socket */
-	F_RULE,	    /* different deciding rule */
-	F_FAULT,    /* the program faulted on a well-formed packet */
+	F_TARGET, /* different socket, or hash vs socket */
+	F_RULE, /* different deciding rule */
+	F_FAULT, /* the program faulted on a well-formed packet */
 	F_VALIDATE, /* the program fails the kernel's checks */
-	F_COMPILE,  /* refused for no good reason */
-	F_ERROR,    /* the matcher or interpreter failed */
+	F_COMPILE, /* refused for no good reason */
+	F_ERROR, /* the matcher or interpreter failed */
 };
 
 static const char *const gen_fail_names[] = {
@@ -1065,11 +1105,12 @@ static inline int gen_check(const struct sksteer_service *svc,
 		return F_ERROR;
 	}
 	if (res.fault) {
-		snprintf(why, wsz,
-			 "program faulted at insn %zu (returns 0 = position 0); "
-			 "matcher: rule %d, %s",
-			 res.ret_pc, m->rule,
-			 gen_target_str(svc, l, m, t, sizeof(t)));
+		snprintf(
+			why, wsz,
+			"program faulted at insn %zu (returns 0 = position 0); "
+			"matcher: rule %d, %s",
+			res.ret_pc, m->rule,
+			gen_target_str(svc, l, m, t, sizeof(t)));
 		return F_FAULT;
 	}
 	if (m->target.kind == SKSTEER_TARGET_HASH)
@@ -1082,9 +1123,9 @@ static inline int gen_check(const struct sksteer_service *svc,
 		snprintf(why, wsz,
 			 "program returns %u (%s; %u sockets open, rule %d), "
 			 "matcher: %s (rule %d)",
-			 res.ret, res.ret >= nopen ? "hash" : "a position", nopen,
-			 res.owner, gen_target_str(svc, l, m, t, sizeof(t)),
-			 m->rule);
+			 res.ret, res.ret >= nopen ? "hash" : "a position",
+			 nopen, res.owner,
+			 gen_target_str(svc, l, m, t, sizeof(t)), m->rule);
 		return F_TARGET;
 	}
 	if (res.owner != m->rule) {

@@ -1,0 +1,513 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The eBPF backend of a socket group.
+ *
+ * A socket is known by its key in the group's REUSEPORT_SOCKARRAY, which
+ * never changes while the socket is open: closing another socket renumbers
+ * the kernel's group but not the keys, so nothing ever points at the wrong
+ * socket. A socket can be in one sockarray only (the array keeps itself in
+ * sk_user_data), so the array is the group's and every program generation
+ * shares it; the kernel clears a socket's entry as the socket leaves the
+ * group (bpf_sk_reuseport_detach).
+ *
+ * Changing anything (rules, sockets) loads a new generation (src/ebpf.c)
+ * whose tables already describe the new state, and swaps it in with one
+ * SO_ATTACH_REUSEPORT_EBPF; only then is a departing socket closed. There
+ * is no window in which a packet is steered by half-updated state.
+ */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ebpf.h"
+#include "group.h"
+#include "pin.h"
+
+struct ebpf_state {
+	int sockarray_fd;
+	int counters_fd; /* the group's, shared by every generation */
+	struct sk_ebpf *gen; /* attached generation */
+	char *counters_sig;  /* rules and pools the counters belong to */
+	uint64_t generation;
+	uint64_t counters_since;
+	int meta_fd;
+	bool pinned;
+};
+
+static struct ebpf_state *state(struct sksteer_group *grp)
+{
+	struct ebpf_state *st = grp->priv;
+
+	if (st)
+		return st;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->meta_fd = -1;
+	/* room for every socket the group can hold open at once */
+	st->sockarray_fd = bpf_map_create(BPF_MAP_TYPE_REUSEPORT_SOCKARRAY,
+					  "sksteer_socks", sizeof(__u32),
+					  sizeof(__u64), SK_GROUP_MAX_OPEN,
+					  NULL);
+	if (st->sockarray_fd < 0) {
+		sk_warn("service '%s': creating the eBPF socket array: %s\n",
+			grp->svc->name, strerror(errno));
+		free(st);
+		return NULL;
+	}
+	st->counters_fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY,
+					 "sksteer_counters", sizeof(__u32),
+					 sizeof(struct sks_counters), 1, NULL);
+	if (st->counters_fd < 0) {
+		sk_warn("service '%s': creating the eBPF counters: %s\n",
+			grp->svc->name, strerror(errno));
+		close(st->sockarray_fd);
+		free(st);
+		return NULL;
+	}
+	grp->priv = st;
+	return st;
+}
+
+/* Start the counters afresh (for new rules: rule counters are by rule
+ * number). Increments of the previous generation still running on
+ * another CPU may land after this; they are few and of the old rules. */
+static int counters_reset(struct ebpf_state *st)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u32 zero = 0;
+	void *buf;
+	int err;
+
+	if (ncpus < 0)
+		return ncpus;
+	buf = calloc((size_t)ncpus, sizeof(struct sks_counters));
+	if (!buf)
+		return -ENOMEM;
+	err = bpf_map_update_elem(st->counters_fd, &zero, buf, BPF_ANY) ?
+		      -errno :
+		      0;
+	free(buf);
+	return err;
+}
+
+/* Per pool, the sockarray keys of its open sockets, without @leaving. */
+static int ebpf_layout(const struct sksteer_group *grp,
+		       const struct sk_gsock *leaving, struct sk_layout *out)
+{
+	const struct sksteer_service *svc = grp->svc;
+	size_t i;
+
+	out->npools = svc->npools;
+	out->pools = calloc(svc->npools ? svc->npools : 1, sizeof(*out->pools));
+	if (!out->pools)
+		return -ENOMEM;
+	for (i = 0; i < svc->npools; i++) {
+		const struct sk_gpool *gp = &grp->pools[i];
+		struct sk_layout_pool *lp = &out->pools[i];
+		unsigned int j;
+
+		lp->pos = calloc(gp->filled ? gp->filled : 1, sizeof(*lp->pos));
+		if (!lp->pos) {
+			sk_layout_free(out);
+			return -ENOMEM;
+		}
+		for (j = 0; j < gp->filled; j++) {
+			const struct sk_gsock *s = gp->socks[j];
+
+			if (s->fd >= 0 && s != leaving)
+				lp->pos[lp->n++] = s->slot;
+		}
+	}
+	return 0;
+}
+
+/* Every open socket in the sockarray under its key. */
+static int sockarray_sync(struct sksteer_group *grp, struct ebpf_state *st)
+{
+	unsigned int i;
+
+	for (i = 0; i < grp->nsocks; i++) {
+		struct sk_gsock *s = grp->order[i];
+		__u64 fd = (__u64)s->fd;
+
+		if (s->in_array)
+			continue;
+		if (bpf_map_update_elem(st->sockarray_fd, &s->slot, &fd,
+					BPF_ANY)) {
+			int err = -errno;
+
+			sk_warn("service '%s': pool '%s' socket %u: adding it to "
+				"the eBPF socket array: %s\n",
+				grp->svc->name, grp->svc->pools[s->pool].name,
+				s->idx, strerror(-err));
+			return err;
+		}
+		s->in_array = true;
+	}
+	return 0;
+}
+
+/* Requests migrating off a closing listener stay in its pool: the
+ * program finds the pool by the listener's socket cookie. */
+static int cookies_fill(const struct sksteer_group *grp,
+			const struct sk_ebpf *gen)
+{
+	unsigned int i;
+
+	for (i = 0; i < grp->nsocks; i++) {
+		const struct sk_gsock *s = grp->order[i];
+		socklen_t len = sizeof(__u64);
+		__u64 cookie;
+		__u32 pool = s->pool;
+
+		if (getsockopt(s->fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) ||
+		    bpf_map_update_elem(sk_ebpf_cookie_fd(gen), &cookie, &pool,
+					BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+/* The rules and pools, to decide whether counters carry over. */
+static char *signature(const struct sksteer_service *svc)
+{
+	size_t i, len = 1;
+	char *sig, *p;
+
+	for (i = 0; i < svc->nrules; i++)
+		len += strlen(svc->rules[i].text) + 1;
+	for (i = 0; i < svc->npools; i++)
+		len += strlen(svc->pools[i].name) + 1;
+	sig = p = malloc(len);
+	if (!sig)
+		return NULL;
+	for (i = 0; i < svc->nrules; i++)
+		p += sprintf(p, "%s\n", svc->rules[i].text);
+	for (i = 0; i < svc->npools; i++)
+		p += sprintf(p, "%s\n", svc->pools[i].name);
+	*p = '\0';
+	return sig;
+}
+
+/* ---- pinning ---- */
+
+static int pin_file(const char *dir, const char *name, char *buf, size_t sz)
+{
+	int n = snprintf(buf, sz, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= sz ? -ENAMETOOLONG : 0;
+}
+
+static void unpin(struct sksteer_group *grp)
+{
+	char path[PATH_MAX];
+
+	if (!grp->pin_path)
+		return;
+	if (!pin_file(grp->pin_path, "counters", path, sizeof(path)))
+		unlink(path);
+	if (!pin_file(grp->pin_path, "meta", path, sizeof(path)))
+		unlink(path);
+	rmdir(grp->pin_path);
+}
+
+/* mkdir -p with owner-only permissions for the last component */
+static int make_pin_dir(const char *dir)
+{
+	char tmp[PATH_MAX], *p;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -errno;
+	return chmod(tmp, 0700) ? -errno : 0;
+}
+
+/*
+ * Claim the pin directory: refuse when a live process owns it, take over
+ * what a dead one left.
+ */
+static int pin_claim(struct sksteer_group *grp)
+{
+	char path[PATH_MAX];
+	struct sk_meta *m;
+	int fd, err;
+	__u32 zero = 0;
+
+	err = pin_file(grp->pin_path, "meta", path, sizeof(path));
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		m = calloc(1, sizeof(*m));
+		if (m && !bpf_map_lookup_elem(fd, &zero, m) &&
+		    m->magic == SK_META_MAGIC && m->pid > 0 &&
+		    m->pid != getpid() &&
+		    (!kill(m->pid, 0) || errno == EPERM)) {
+			sk_warn("service '%s': %s belongs to running process "
+				"%d: is the service already running?\n",
+				grp->svc->name, grp->pin_path, m->pid);
+			free(m);
+			close(fd);
+			return -EBUSY;
+		}
+		free(m);
+		close(fd);
+		sk_info("service '%s': removing %s left by a process that "
+			"exited\n",
+			grp->svc->name, grp->pin_path);
+		unpin(grp);
+	}
+	err = make_pin_dir(grp->pin_path);
+	if (err)
+		sk_warn("service '%s': creating %s: %s%s\n", grp->svc->name,
+			grp->pin_path, strerror(-err),
+			err == -ENOENT || err == -EPERM || err == -EACCES ?
+				" (is bpffs mounted on /sys/fs/bpf? mount -t "
+				"bpf bpf /sys/fs/bpf)" :
+				"");
+	return err;
+}
+
+static int pin_one(int fd, const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	int err;
+
+	err = pin_file(dir, name, path, sizeof(path));
+	if (err)
+		return err;
+	if (bpf_obj_pin(fd, path) || chmod(path, 0600))
+		return -errno;
+	return 0;
+}
+
+static int write_meta(struct sksteer_group *grp, struct ebpf_state *st)
+{
+	const struct sksteer_service *svc = grp->svc;
+	struct sk_meta *m;
+	size_t i, off = 0;
+	__u32 zero = 0;
+	int err;
+
+	if (st->meta_fd < 0) {
+		st->meta_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sksteer_meta",
+					     sizeof(__u32), sizeof(*m), 1, NULL);
+		if (st->meta_fd < 0)
+			return -errno;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->magic = SK_META_MAGIC;
+	m->version = SK_META_VERSION;
+	m->pid = getpid();
+	m->backend = SKSTEER_BACKEND_EBPF;
+	m->generation = st->generation;
+	m->loaded_at = (uint64_t)time(NULL);
+	m->counters_since = st->counters_since;
+	m->nrules = (uint32_t)svc->nrules;
+	m->npools = (uint32_t)svc->npools;
+	snprintf(m->service, sizeof(m->service), "%s", svc->name);
+	snprintf(m->config, sizeof(m->config), "%s",
+		 svc->cfg && svc->cfg->path ? svc->cfg->path : "");
+	for (i = 0; i < svc->npools && i < SKS_MAX_POOLS; i++) {
+		unsigned int j;
+
+		snprintf(m->pool_names[i], SK_META_NAME, "%s",
+			 svc->pools[i].name);
+		for (j = 0; j < grp->pools[i].filled; j++)
+			m->pool_sockets[i] += grp->pools[i].socks[j]->fd >= 0;
+	}
+	for (i = 0; i < svc->nrules && i < SKS_MAX_RULES; i++) {
+		size_t n = strlen(svc->rules[i].text) + 1;
+
+		m->rule_text_off[i] = (uint32_t)off;
+		if (off + n > sizeof(m->text))
+			n = 0; /* out of room: the rule shows as "" */
+		memcpy(m->text + off, svc->rules[i].text, n);
+		off += n;
+	}
+	err = bpf_map_update_elem(st->meta_fd, &zero, m, BPF_ANY) ? -errno : 0;
+	free(m);
+	return err;
+}
+
+/* Publish the current generation's counters and description. */
+static void pin_update(struct sksteer_group *grp, struct ebpf_state *st)
+{
+	int err;
+
+	if (!grp->pin_path)
+		return;
+	if (!st->pinned) {
+		err = pin_claim(grp);
+		if (err)
+			return;
+	}
+	err = write_meta(grp, st);
+	if (!err && !st->pinned)
+		err = pin_one(st->meta_fd, grp->pin_path, "meta");
+	if (!err && !st->pinned)
+		err = pin_one(st->counters_fd, grp->pin_path, "counters");
+	if (err) {
+		sk_warn("service '%s': pinning under %s: %s (sksteer stats "
+			"will not see this group)\n",
+			grp->svc->name, grp->pin_path, strerror(-err));
+		return;
+	}
+	st->pinned = true;
+}
+
+/* ---- the backend ---- */
+
+/* Load a generation for the group without @leaving and attach it. */
+static int install(struct sksteer_group *grp, const struct sk_gsock *leaving)
+{
+	struct ebpf_state *st = state(grp);
+	struct sk_ebpf_shared shared = { -1, -1 };
+	struct sk_ebpf *gen;
+	struct sk_layout lay;
+	char *sig;
+	int err, prog_fd, fd;
+
+	if (!st)
+		return -ENOMEM;
+	err = sockarray_sync(grp, st);
+	if (err)
+		return err;
+	sig = signature(grp->svc);
+	if (!sig)
+		return -ENOMEM;
+	shared.sockarray_fd = st->sockarray_fd;
+	shared.counters_fd = st->counters_fd;
+	err = ebpf_layout(grp, leaving, &lay);
+	if (err)
+		goto err_free_sig;
+	gen = sk_ebpf_load(grp->svc, &lay, &shared);
+	sk_layout_free(&lay);
+	if (!gen) {
+		err = -errno;
+		goto err_free_sig;
+	}
+	err = cookies_fill(grp, gen);
+	if (err) {
+		sk_warn("service '%s': filling the socket cookie map: %s\n",
+			grp->svc->name, strerror(-err));
+		goto err_free_gen;
+	}
+	prog_fd = sk_ebpf_prog_fd(gen);
+	fd = sk_group_any_fd(grp);
+	/* reuseport_attach_prog() publishes the program with
+	 * rcu_assign_pointer(): every packet runs the old generation or
+	 * this one */
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog_fd,
+		       sizeof(prog_fd))) {
+		err = -errno;
+		sk_warn("service '%s': attaching the eBPF program with "
+			"SO_ATTACH_REUSEPORT_EBPF: %s\n",
+			grp->svc->name, strerror(-err));
+		goto err_free_gen;
+	}
+	/* counters keep counting across a reload that keeps the rules and
+	 * pools (a changed prefix file); other reloads start them afresh */
+	if (!st->counters_sig || strcmp(sig, st->counters_sig)) {
+		if (st->counters_sig && counters_reset(st))
+			sk_warn("service '%s': resetting the counters failed: "
+				"rule counters still count the old rules\n",
+				grp->svc->name);
+		st->counters_since = (uint64_t)time(NULL);
+	}
+	sk_ebpf_free(st->gen);
+	st->gen = gen;
+	free(st->counters_sig);
+	st->counters_sig = sig;
+	st->generation++;
+	pin_update(grp, st);
+	sk_debug("service '%s': eBPF generation %llu attached (%zu bytes of "
+		 "tables, %u sockets)\n",
+		 grp->svc->name, (unsigned long long)st->generation,
+		 sk_ebpf_table_bytes(gen), grp->nsocks - (leaving ? 1 : 0));
+	return 0;
+
+err_free_gen:
+	sk_ebpf_free(gen);
+err_free_sig:
+	free(sig);
+	return err;
+}
+
+static int ebpf_attach(struct sksteer_group *grp)
+{
+	return install(grp, NULL);
+}
+
+static int ebpf_remove(struct sksteer_group *grp, struct sk_gsock *s)
+{
+	int err = install(grp, s);
+
+	if (err) {
+		sk_warn("service '%s': not closing socket %u of pool '%s': "
+			"nothing was changed\n",
+			grp->svc->name, s->idx, grp->svc->pools[s->pool].name);
+		return err;
+	}
+	/* the attached generation no longer selects it */
+	sk_group_drop(grp, s);
+	return 0;
+}
+
+static void ebpf_detach(struct sksteer_group *grp)
+{
+	struct ebpf_state *st = grp->priv;
+	int fd = sk_group_any_fd(grp), unused = 0;
+
+	if (!st)
+		return;
+	if (fd >= 0 && st->gen)
+		setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused,
+			   sizeof(unused));
+	if (st->pinned)
+		unpin(grp);
+	sk_ebpf_free(st->gen);
+	if (st->meta_fd >= 0)
+		close(st->meta_fd);
+	close(st->counters_fd);
+	close(st->sockarray_fd);
+	free(st->counters_sig);
+	free(st);
+	grp->priv = NULL;
+}
+
+int sk_group_ebpf_prog_fd(const struct sksteer_group *grp)
+{
+	const struct ebpf_state *st = grp->priv;
+
+	return st && st->gen ? sk_ebpf_prog_fd(st->gen) : -ENOENT;
+}
+
+const struct sk_backend_ops sk_ebpf_ops = {
+	.kind = SKSTEER_BACKEND_EBPF,
+	.name = "ebpf",
+	.attach = ebpf_attach,
+	.remove = ebpf_remove,
+	.detach = ebpf_detach,
+};

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Reading what a running eBPF group pinned (layout in src/pin.h). */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "pin.h"
+
+struct sksteer_stats {
+	struct sk_meta meta;
+	struct sks_counters sum;
+};
+
+static const char *const counter_names[SKSTEER_CNT__MAX] = {
+	[SKSTEER_CNT_PACKETS] = "packets",   [SKSTEER_CNT_DEFAULT] = "default",
+	[SKSTEER_CNT_HASH] = "hash",	     [SKSTEER_CNT_DROP] = "drop",
+	[SKSTEER_CNT_FALLBACK] = "fallback", [SKSTEER_CNT_RETRY] = "retry",
+	[SKSTEER_CNT_MIGRATE] = "migrate",   [SKSTEER_CNT_BAD] = "bad",
+};
+
+/* the public numbering is the program's */
+_Static_assert((int)SKSTEER_CNT_PACKETS == (int)SKS_CNT_PACKETS &&
+		       (int)SKSTEER_CNT_BAD == (int)SKS_CNT_BAD &&
+		       (int)SKSTEER_CNT__MAX == (int)SKS_CNT_FIXED,
+	       "counter numbering");
+
+const char *sksteer_counter_name(enum sksteer_counter c)
+{
+	return (unsigned int)c < SKSTEER_CNT__MAX ? counter_names[c] : NULL;
+}
+
+static int open_pin(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return bpf_obj_get(path);
+}
+
+struct sksteer_stats *sksteer_stats__read(const char *pin_path)
+{
+	struct sksteer_stats *st;
+	struct sks_counters *percpu = NULL;
+	int meta_fd = -1, cnt_fd = -1, ncpus, err, cpu;
+	__u32 zero = 0;
+	size_t i;
+
+	if (!pin_path) {
+		errno = EINVAL;
+		return NULL;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	meta_fd = open_pin(pin_path, "meta");
+	if (meta_fd < 0) {
+		err = -errno;
+		goto err_free;
+	}
+	if (bpf_map_lookup_elem(meta_fd, &zero, &st->meta)) {
+		err = -errno;
+		goto err_close;
+	}
+	if (st->meta.magic != SK_META_MAGIC ||
+	    st->meta.version != SK_META_VERSION) {
+		sk_warn("%s: not a sksteer group (or another version)\n",
+			pin_path);
+		err = -EPROTO;
+		goto err_close;
+	}
+	st->meta.service[SK_META_NAME - 1] = '\0';
+	st->meta.config[sizeof(st->meta.config) - 1] = '\0';
+	st->meta.text[SK_META_TEXT - 1] = '\0';
+	if (kill(st->meta.pid, 0) && errno == ESRCH) {
+		err = -ESRCH;
+		goto err_close;
+	}
+	cnt_fd = open_pin(pin_path, "counters");
+	ncpus = libbpf_num_possible_cpus();
+	if (cnt_fd < 0 || ncpus < 0) {
+		err = cnt_fd < 0 ? -errno : ncpus;
+		goto err_close;
+	}
+	percpu = calloc((size_t)ncpus, sizeof(*percpu));
+	if (!percpu) {
+		err = -ENOMEM;
+		goto err_close;
+	}
+	if (bpf_map_lookup_elem(cnt_fd, &zero, percpu)) {
+		err = -errno;
+		goto err_close;
+	}
+	for (cpu = 0; cpu < ncpus; cpu++)
+		for (i = 0; i < SKS_NCOUNTERS; i++)
+			st->sum.c[i] += percpu[cpu].c[i];
+	free(percpu);
+	close(cnt_fd);
+	close(meta_fd);
+	return st;
+
+err_close:
+	free(percpu);
+	if (cnt_fd >= 0)
+		close(cnt_fd);
+	close(meta_fd);
+err_free:
+	free(st);
+	errno = -err;
+	return NULL;
+}
+
+void sksteer_stats__free(struct sksteer_stats *st)
+{
+	free(st);
+}
+
+const char *sksteer_stats__service(const struct sksteer_stats *st)
+{
+	return st->meta.service;
+}
+
+const char *sksteer_stats__config(const struct sksteer_stats *st)
+{
+	return st->meta.config;
+}
+
+int sksteer_stats__pid(const struct sksteer_stats *st)
+{
+	return st->meta.pid;
+}
+
+uint64_t sksteer_stats__generation(const struct sksteer_stats *st)
+{
+	return st->meta.generation;
+}
+
+uint64_t sksteer_stats__since(const struct sksteer_stats *st)
+{
+	return st->meta.counters_since;
+}
+
+uint64_t sksteer_stats__counter(const struct sksteer_stats *st,
+				enum sksteer_counter c)
+{
+	return (unsigned int)c < SKSTEER_CNT__MAX ? st->sum.c[c] : 0;
+}
+
+size_t sksteer_stats__rule_cnt(const struct sksteer_stats *st)
+{
+	return st->meta.nrules < SKS_MAX_RULES ? st->meta.nrules : SKS_MAX_RULES;
+}
+
+const char *sksteer_stats__rule_text(const struct sksteer_stats *st,
+				     size_t idx)
+{
+	if (idx >= sksteer_stats__rule_cnt(st) ||
+	    st->meta.rule_text_off[idx] >= SK_META_TEXT)
+		return "";
+	return st->meta.text + st->meta.rule_text_off[idx];
+}
+
+uint64_t sksteer_stats__rule_hits(const struct sksteer_stats *st, size_t idx)
+{
+	return idx < sksteer_stats__rule_cnt(st) ? st->sum.c[SKS_CNT_RULE(idx)] :
+						   0;
+}
+
+size_t sksteer_stats__pool_cnt(const struct sksteer_stats *st)
+{
+	return st->meta.npools < SKS_MAX_POOLS ? st->meta.npools : SKS_MAX_POOLS;
+}
+
+const char *sksteer_stats__pool_name(const struct sksteer_stats *st, size_t idx)
+{
+	if (idx >= sksteer_stats__pool_cnt(st))
+		return "";
+	return st->meta.pool_names[idx];
+}
+
+unsigned int sksteer_stats__pool_sockets(const struct sksteer_stats *st,
+					 size_t idx)
+{
+	return idx < sksteer_stats__pool_cnt(st) ? st->meta.pool_sockets[idx] : 0;
+}
+
+uint64_t sksteer_stats__pool_hits(const struct sksteer_stats *st, size_t idx)
+{
+	return idx < sksteer_stats__pool_cnt(st) ? st->sum.c[SKS_CNT_POOL(idx)] :
+						   0;
+}
