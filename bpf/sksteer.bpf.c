@@ -79,10 +79,15 @@ struct {
 #define HASH_MUL1 0x9e3779b1u
 #define HASH_MUL2 0x85ebca6bu
 #define SPORT_UNKNOWN 65536
-/* sockets of a pool tried after the picked one is found gone */
-#define MAX_PROBES 8
-#define MAX_FALLBACK_HOPS 8
+/* sockets of a pool tried when the picked one is gone (closed behind the
+ * library's back: the tables only list sockets it knows are open) */
+#define MAX_PROBES 4
+/* the builder resolves fallback chains, so a target and its pool's
+ * fallback cover every case the library knows of; one more hop for
+ * sockets gone behind its back */
+#define MAX_FALLBACK_HOPS 3
 #define MAX_TESTS_PER_RULE 16
+#define INLINE_CANDS 8
 
 struct pkt {
 	__u32 fam; /* SKS_FAM_* */
@@ -282,9 +287,8 @@ static __always_inline bool rule_tests_pass(struct sk_reuseport_md *ctx,
 		if (!ok)
 			return false;
 	}
-	if (r->target.kind == SKS_TGT_POOL && r->target.key_width)
-		return !load_payload(ctx, p, r->target.key_off,
-				     r->target.key_width, key);
+	if (r->key_width)
+		return !load_payload(ctx, p, r->key_off, r->key_width, key);
 	return true;
 }
 
@@ -327,7 +331,7 @@ struct cand_ctx {
 };
 
 /* One step of "first rule, in order, whose remaining tests pass". */
-static int next_candidate(__u32 idx, void *arg)
+static __always_inline int next_candidate(__u32 idx, void *arg)
 {
 	struct cand_ctx *cc = arg;
 	__u32 w, r;
@@ -417,8 +421,7 @@ static __always_inline int apply(struct sk_reuseport_md *ctx,
 		count(c, SKS_CNT_FALLBACK);
 		t = pool->fallback;
 	}
-	/* unreachable with a valid configuration: the loader refuses
-	 * fallback chains longer than MAX_FALLBACK_HOPS */
+	/* every socket we tried is gone and so are the fallbacks' */
 	count(c, SKS_CNT_DROP);
 	return SK_DROP;
 }
@@ -541,6 +544,7 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 {
 	struct cand_ctx cc = { .ctx = ctx, .rule = -1 };
 	struct sks_counters *c;
+	struct sks_target t;
 	struct sks_rule *rule;
 	struct pkt p = {};
 	__u32 zero = 0, i;
@@ -584,29 +588,39 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 		and_class(cc.mask, SKS_NTREES, cls ? *cls : 0);
 	}
 
-	if (cfg_flags & SKS_F_TESTS)
-		bpf_loop(cfg_max_cands, next_candidate, &cc, 0);
-	else
+	/*
+	 * Few payload rules (the usual case): a plain loop, which costs no
+	 * indirect call per step and which the verifier walks only
+	 * cfg_max_cands times (a known constant: .rodata is frozen). Many:
+	 * bpf_loop(), whose callback is verified once.
+	 */
+	if (!(cfg_flags & SKS_F_TESTS)) {
 		next_candidate(0, &cc);
+	} else if (cfg_max_cands <= INLINE_CANDS) {
+		for (i = 0; i < INLINE_CANDS && i < cfg_max_cands; i++)
+			if (next_candidate(i, &cc))
+				break;
+	} else {
+		bpf_loop(cfg_max_cands, next_candidate, &cc, 0);
+	}
 
 	if (cc.rule < 0) {
 		/* field by field: through a non-volatile pointer the compiler
 		 * would fold the .rodata initialiser instead of the value the
 		 * loader set */
-		struct sks_target d = {
-			.kind = cfg_default.kind,
-			.key_width = cfg_default.key_width,
-			.pool = cfg_default.pool,
-			.key_off = cfg_default.key_off,
-		};
-
+		t.kind = cfg_default.kind;
+		t.key_width = cfg_default.key_width;
+		t.pool = cfg_default.pool;
+		t.key_off = cfg_default.key_off;
 		count(c, SKS_CNT_DEFAULT);
-		return apply(ctx, c, &p, &d, 0);
+	} else {
+		i = (__u32)cc.rule;
+		rule = bpf_map_lookup_elem(&rules, &i);
+		if (!rule)
+			return SK_PASS;
+		t = rule->target;
+		count(c, SKS_CNT_RULE(i));
 	}
-	count(c, SKS_CNT_RULE(cc.rule));
-	i = (__u32)cc.rule;
-	rule = bpf_map_lookup_elem(&rules, &i);
-	if (!rule)
-		return SK_PASS;
-	return apply(ctx, c, &p, &rule->target, cc.key);
+	/* one place that selects: the verifier walks it once */
+	return apply(ctx, c, &p, &t, cc.key);
 }

@@ -31,8 +31,12 @@
 #define SKS_MAX_TESTS 1024 /* payload tests, all rules together */
 /* list length above which the builder splits a bucket into a table */
 #define SKS_LIST_SPLIT 16
-/* binary search steps: enough for lists that cannot be split further */
-#define SKS_SEARCH_STEPS 18
+/*
+ * Binary search steps: a list is at most SKS_LIST_SPLIT long unless its
+ * block is 256 addresses or fewer (the builder splits down to those),
+ * which hold at most 255 boundaries: 9 steps always suffice.
+ */
+#define SKS_SEARCH_STEPS 9
 /* table levels below the first: IPv4 16+8+8, IPv6 16+8*14 */
 #define SKS_MAX_DEPTH4 2
 #define SKS_MAX_DEPTH6 14
@@ -112,17 +116,27 @@ struct sks_target {
 	__u16 pad;
 };
 
+/*
+ * A rule. @key_width/@key_off: the payload key the rule needs to match
+ * ("by payload"), also when its target no longer uses it (the builder
+ * replaces a target whose pool has no open socket by the pool's
+ * fallback).
+ */
 struct sks_rule {
 	struct sks_target target;
 	__u16 first_test;
 	__u16 ntests;
-	__u32 pad;
+	__u16 key_off;
+	__u8 key_width;
+	__u8 pad;
 };
 
 /*
  * A pool: its open sockets are slots[first .. first+n) in pool order
  * (sockarray keys). When none can be selected, @fallback decides; a
- * fallback pool spreads by flow hash.
+ * fallback pool spreads by flow hash. The builder resolves fallback chains
+ * through pools without open sockets, so @fallback is hash, drop or a pool
+ * with sockets, and a target never names a pool without sockets.
  */
 struct sks_pool {
 	__u32 first;

@@ -167,7 +167,10 @@ struct sk_ebpf *sk_ebpf_load(const struct sksteer_service *svc,
 	    (err = set_size(skel->maps.pools, t->npools)) ||
 	    (err = set_size(skel->maps.slots, t->nslots)) ||
 	    (err = set_size(skel->maps.socks, t->nsockets)) ||
-	    (err = set_size(skel->maps.cookie_pool, t->nsockets)))
+	    (err = set_size(skel->maps.cookie_pool,
+			    shared && shared->nopen > t->nsockets ?
+				    shared->nopen :
+				    t->nsockets)))
 		goto err_skel;
 	if (shared && shared->sockarray_fd >= 0) {
 		err = bpf_map__reuse_fd(skel->maps.socks, shared->sockarray_fd);

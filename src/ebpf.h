@@ -11,6 +11,8 @@ struct sk_ebpf;
 struct sk_ebpf_shared {
 	int sockarray_fd;
 	int counters_fd;
+	/* sockets open in the group (also those about to close) */
+	unsigned int nopen;
 };
 
 /* 0 when this process may load the program, else a negative errno and

@@ -1106,6 +1106,13 @@ int sksteer_group__update(struct sksteer_group *grp,
 			}
 		}
 	}
+	/* until they close, the orphans' TCP requests migrate within their
+	 * pool if it lives on (eBPF) */
+	for (i = 0; i < norphans; i++) {
+		int np = find_pool(nsvc, osvc->pools[orphans[i]->pool].name);
+
+		orphans[i]->pool = np < 0 ? SK_NO_POOL : (unsigned int)np;
+	}
 	for (p = 0; p < nsvc->npools; p++) {
 		/* indexes past the new size are gone: the pool shrank */
 		if (npools[p].filled > nsvc->pools[p].size)

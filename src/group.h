@@ -14,6 +14,10 @@
  * sockets are open before the ones going away are closed. */
 #define SK_GROUP_MAX_OPEN (2 * SK_MAX_SOCKETS)
 
+/* sk_gsock.pool of a socket no pool of the service holds (an update is
+ * closing it) */
+#define SK_NO_POOL (~0u)
+
 /* One socket of the group, named by (pool, index in the pool). */
 struct sk_gsock {
 	int fd; /* -1: closed */

@@ -170,6 +170,10 @@ static int cookies_fill(const struct sksteer_group *grp,
 		__u64 cookie;
 		__u32 pool = s->pool;
 
+		/* a socket of a pool the new configuration dropped: its
+		 * requests have no pool to go to */
+		if (pool == SK_NO_POOL)
+			continue;
 		if (getsockopt(s->fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) ||
 		    bpf_map_update_elem(sk_ebpf_cookie_fd(gen), &cookie, &pool,
 					BPF_ANY))
@@ -383,7 +387,7 @@ static void pin_update(struct sksteer_group *grp, struct ebpf_state *st)
 static int install(struct sksteer_group *grp, const struct sk_gsock *leaving)
 {
 	struct ebpf_state *st = state(grp);
-	struct sk_ebpf_shared shared = { -1, -1 };
+	struct sk_ebpf_shared shared = { -1, -1, grp->nsocks };
 	struct sk_ebpf *gen;
 	struct sk_layout lay;
 	char *sig;

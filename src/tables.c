@@ -18,8 +18,8 @@
 #define SPORT_UNKNOWN 65536u
 #define HASH_MUL1 0x9e3779b1u
 #define HASH_MUL2 0x85ebca6bu
-#define MAX_PROBES 8
-#define MAX_FALLBACK_HOPS 8
+#define MAX_PROBES 4
+#define MAX_FALLBACK_HOPS 3
 #define MAX_TESTS_PER_RULE 16
 
 /* ---- growable arrays ---- */
@@ -391,6 +391,28 @@ static struct sks_target conv_target(const struct sk_target *s)
 	return d;
 }
 
+/*
+ * Where @t really goes with the sockets open now: through the fallbacks of
+ * pools without open sockets (the parser refused cycles). A pool target
+ * that falls back spreads by flow hash, never by payload.
+ */
+static struct sks_target resolve_target(const struct sksteer_service *svc,
+					const struct sk_layout *layout,
+					const struct sk_target *t)
+{
+	struct sks_target d = conv_target(t);
+	size_t steps;
+
+	for (steps = 0; steps <= svc->npools; steps++) {
+		if (d.kind != SKS_TGT_POOL || layout->pools[d.pool].n)
+			return d;
+		d = conv_target(&svc->pools[d.pool].fallback);
+		d.key_width = 0;
+		d.key_off = 0;
+	}
+	return (struct sks_target){ .kind = SKS_TGT_DROP }; /* unreachable */
+}
+
 static bool rule_possible(const struct sk_rule *r, int fam)
 {
 	if (fam == SKS_FAM_OTHER)
@@ -428,7 +450,7 @@ int sk_tables_build(const struct sksteer_service *svc,
 	t->recv6 = svc->recv6;
 	t->proto = (uint32_t)svc->proto;
 	t->nsockets = svc->nsockets;
-	t->deflt = conv_target(&svc->deflt);
+	t->deflt = resolve_target(svc, layout, &svc->deflt);
 
 	for (r = 0; r < svc->nrules; r++) {
 		const struct sk_rule *rule = &svc->rules[r];
@@ -554,7 +576,11 @@ int sk_tables_build(const struct sksteer_service *svc,
 	for (r = 0; r < svc->nrules; r++) {
 		const struct sk_rule *rule = &svc->rules[r];
 
-		t->rules[r].target = conv_target(&rule->target);
+		t->rules[r].target = resolve_target(svc, layout, &rule->target);
+		if (rule->target.by_payload) {
+			t->rules[r].key_width = rule->target.key_width;
+			t->rules[r].key_off = (uint16_t)rule->target.key_off;
+		}
 		t->rules[r].first_test = (uint16_t)t->ntests;
 		t->rules[r].ntests = (uint16_t)rule->npay;
 		for (i = 0; i < rule->npay; i++) {
@@ -579,25 +605,15 @@ int sk_tables_build(const struct sksteer_service *svc,
 	t->nslots = 0;
 	for (i = 0; i < svc->npools; i++) {
 		const struct sksteer_pool *p = &svc->pools[i];
-		size_t hops = 0, q = i;
 
 		t->pools[i].first = (uint32_t)t->nslots;
 		t->pools[i].n = layout->pools[i].n;
-		t->pools[i].fallback = conv_target(&p->fallback);
+		t->pools[i].fallback = resolve_target(svc, layout, &p->fallback);
 		t->pools[i].fallback.key_width = 0;
 		memcpy(&t->slots[t->nslots], layout->pools[i].pos,
 		       layout->pools[i].n * sizeof(*t->slots));
 		t->nslots += layout->pools[i].n;
-		/* the program follows at most MAX_FALLBACK_HOPS pools */
-		while (svc->pools[q].fallback.kind == SKSTEER_TARGET_POOL &&
-		       ++hops < MAX_FALLBACK_HOPS)
-			q = (size_t)svc->pools[q].fallback.pool;
-		if (hops >= MAX_FALLBACK_HOPS) {
-			sk_warn("pool '%s': fallback chain longer than %d pools\n",
-				p->name, MAX_FALLBACK_HOPS - 1);
-			err = -E2BIG;
-			goto err_free;
-		}
+		(void)p;
 	}
 	/* maps need at least one entry */
 	if (!t->nbuckets || !t->nbounds4 || !t->nbounds6 || !t->nclassbits ||
@@ -781,9 +797,8 @@ static bool tests_pass(const struct sk_tables *t, const struct ev_pkt *p,
 		if (!ok)
 			return false;
 	}
-	if (r->target.kind == SKS_TGT_POOL && r->target.key_width)
-		return !payload_value(p, r->target.key_off, r->target.key_width,
-				      key);
+	if (r->key_width)
+		return !payload_value(p, r->key_off, r->key_width, key);
 	return true;
 }
 
@@ -924,6 +939,8 @@ int sk_tables_eval(const struct sk_tables *t, const struct sk_pkt *pkt,
 		if (!tgt.key_width || hop)
 			key = ev_hash(&p);
 		pool = &t->pools[tgt.pool];
+		/* every slot in the tables is open here: the first probe
+		 * succeeds (the builder never targets an empty pool) */
 		if (pool->n) {
 			res->kind = SKSTEER_TARGET_POOL;
 			res->pool = tgt.pool;

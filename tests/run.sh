@@ -30,7 +30,7 @@ run() {
 
 # Programs whose cases run once per steering backend (one table of cases,
 # SKSTEER_TEST_BACKEND picks the backend; see tests/steer_util.h).
-backend_tests=" test_steer test_kernel_diff "
+backend_tests=" test_steer test_kernel_diff test_update "
 
 for t in test_*; do
 	case $t in *.c|*.o|*.d|*.h) continue ;; esac

@@ -566,21 +566,46 @@ static inline bool su_check(const char *file, int line, struct su_group *g,
  * reaches no socket. Returns whether it was refused.
  */
 static inline bool su_refused(const char *file, int line, struct su_group *g,
-			      const char *src, const char *dst)
+			      const char *src, const char *dst, uint16_t sport,
+			      const void *pl, size_t plen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = su_addr(&ss, dst, g->port);
-	uint16_t port = 0;
+	uint16_t port = sport;
 	int c, landing;
 	char b[64];
 
 	if (g->proto == IPPROTO_UDP) {
-		landing = su_udp(g, src, dst, &port, "x", 1);
-		if (landing == SU_NONE)
-			return true;
-		tl_fail(file, line, "UDP datagram %s:%u -> %s landed on %s, "
-			"expected a drop", src, port, dst,
-			su_name(g, landing, b, sizeof(b)));
+		struct pollfd pfd;
+		char buf[8];
+
+		/* a dropped datagram is answered with ICMP port unreachable
+		 * (the lookup fails with -ECONNREFUSED): a connected client
+		 * sees it as ECONNREFUSED */
+		c = su_client(SOCK_DGRAM, src, &port);
+		ASSERT(!connect(c, (struct sockaddr *)&ss, len) &&
+			       send(c, pl, plen, 0) == (ssize_t)plen,
+		       "sending %s -> %s: %s", src, dst, strerror(errno));
+		pfd = (struct pollfd){ .fd = c, .events = POLLIN };
+		if (poll(&pfd, 1, SU_WAIT_MS) == 1 &&
+		    recv(c, buf, sizeof(buf), MSG_DONTWAIT) < 0 &&
+		    errno == ECONNREFUSED) {
+			close(c);
+			/* and no socket of the group got it */
+			for (landing = 0; landing < g->n; landing++)
+				if (recv(g->sk[landing].fd, buf, sizeof(buf),
+					 MSG_DONTWAIT) >= 0)
+					break;
+			if (landing == g->n)
+				return true;
+			tl_fail(file, line, "UDP datagram %s:%u -> %s was refused "
+				"but %s received one", src, port, dst,
+				su_name(g, landing, b, sizeof(b)));
+			return false;
+		}
+		close(c);
+		tl_fail(file, line, "UDP datagram %s:%u -> %s was not refused "
+			"(no ICMP port unreachable)", src, port, dst);
 		return false;
 	}
 	c = su_client(SOCK_STREAM, src, &port);
@@ -603,7 +628,10 @@ static inline bool su_refused(const char *file, int line, struct su_group *g,
 	return true;
 }
 
-#define CHECK_REFUSED(g, src, dst) su_refused(__FILE__, __LINE__, g, src, dst)
+#define CHECK_REFUSED(g, src, dst) \
+	su_refused(__FILE__, __LINE__, g, src, dst, 0, "x", 1)
+#define CHECK_REFUSED_FLOW(g, src, dst, sport, pl, plen) \
+	su_refused(__FILE__, __LINE__, g, src, dst, sport, pl, plen)
 
 /* Unprivileged tests: a fresh namespace when we may make one (root),
  * else the namespace we were started in (the unprivileged run). */

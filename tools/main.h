@@ -116,6 +116,6 @@ bool ebpf_usable(char *why, size_t size);
 /* ---- commands ---- */
 
 extern const struct cmd cmd_check, cmd_compile, cmd_explain, cmd_demo,
-	cmd_stats;
+	cmd_stats, cmd_run, cmd_reload;
 
 #endif /* __SKSTEER_TOOL_MAIN_H */

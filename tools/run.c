@@ -1,0 +1,2384 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * sksteer run: own the sockets of a configuration's groups, steer them,
+ * and hand them to worker processes with the systemd socket-activation
+ * convention, so that any server that supports socket activation is
+ * steered without a change. sksteer reload: ask a running supervisor to
+ * re-read its configuration.
+ *
+ * Why a supervisor holds the sockets: a listening socket lives as long as
+ * one descriptor of it is open. The supervisor keeps its own for the life
+ * of the group, so a worker that crashes or restarts closes only its
+ * copy: connections that arrive meanwhile wait in that socket's accept
+ * queue (datagrams in its receive queue) for the next worker, and no
+ * other pool sees them, because the steering program still picks that
+ * socket.
+ *
+ * The process model, and why:
+ *  - Signals arrive through a signalfd and control requests through a
+ *    Unix socket, both polled by one single-threaded loop: no handler
+ *    runs in the middle of the bookkeeping. The supervisor is a child
+ *    subreaper, so whatever a worker leaves behind is reparented to it
+ *    and reaped.
+ *  - A worker is a process group of its own (the terminal's ^C reaches
+ *    only the supervisor, which forwards it), led by the process started;
+ *    SIGTERM/SIGINT are forwarded to the group, SIGKILL follows after
+ *    --stop-timeout.
+ *  - Between fork and exec the child moves the worker's sockets to
+ *    descriptors 3, 4, ... and marks every other descriptor close-on-exec
+ *    (close_range), so a worker inherits its listening sockets and
+ *    nothing else; it writes its own pid into LISTEN_PID (set after
+ *    fork, as sd_listen_fds(3) requires), drops privileges and reports
+ *    any failure before exec through a close-on-exec pipe.
+ *  - UDP sockets leave the kernel's reuseport group only when their last
+ *    descriptor closes (TCP listeners leave at shutdown(), which the
+ *    library uses). A reload that closes UDP sockets therefore stops
+ *    their workers first: otherwise the kernel would keep them in the
+ *    group while the library renumbers it without them.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "main.h"
+
+extern char **environ;
+
+/* Restart backoff: the first restart after a worker ran for a while is
+ * immediate; quick failures double the delay from MIN up to MAX. */
+#define RESTART_DELAY_MIN_MS	100
+#define RESTART_DELAY_MAX_MS	5000
+#define RESTART_RESET_MS	10000
+#define DEFAULT_STOP_TIMEOUT_MS 10000
+/* after SIGKILL, how long a process group may take to disappear */
+#define KILL_GRACE_MS		2000
+#define DEFAULT_RELOAD_TIMEOUT	120
+#define DEFAULT_RUNTIME_DIR	"/run/sksteer"
+/* a control request or reply; replies longer than this are cut */
+#define CTL_MSG_MAX		(60 * 1024)
+#define NAME_MAX_LEN		64
+
+/* One listening socket a worker holds. */
+struct wsock {
+	char *pool;
+	unsigned int index;
+	int fd;	   /* the supervisor's descriptor */
+	ino_t ino; /* the socket's identity across reloads */
+};
+
+struct svc_ent;
+
+struct worker {
+	unsigned long id;
+	char *service;
+	struct svc_ent *svc; /* NULL once retired with its service */
+	struct wsock *socks;
+	unsigned int nsocks;
+	pid_t pid;  /* the process started; 0 when not running */
+	pid_t pgid; /* its process group, while it may have members */
+	bool retired;  /* stopping for good: freed once its group is gone */
+	bool sigkilled;
+	int64_t started, restart_at, kill_at;
+	unsigned int quick_fails;
+};
+
+struct svc_ent {
+	char *name;
+	struct sksteer_config *cfg; /* the configuration @svc belongs to */
+	const struct sksteer_service *svc;
+	struct sksteer_group *grp;
+};
+
+struct sup {
+	/* options */
+	const char *file;
+	const char *only_service;
+	char *name;
+	char *runtime_dir;
+	const char *pin_root;
+	char **cmd;
+	bool per_service;
+	enum sksteer_backend backend;
+	bool has_uid, has_gid;
+	uid_t uid;
+	gid_t gid;
+	char *user_name, *user_home, *user_shell;
+	int64_t stop_timeout;
+
+	/* state */
+	struct svc_ent **svcs;
+	size_t nsvcs;
+	struct worker **workers;
+	size_t nworkers;
+	struct sksteer_config **cfgs;
+	size_t ncfgs;
+	unsigned long next_id;
+	int sigfd, ctlfd, lockfd, devnull;
+	char *pid_path, *sock_path;
+	pid_t self;
+	bool started; /* every first worker is running */
+	bool stopping;
+	int stop_sig;
+	int pending_stop;
+	bool pending_reload;
+	bool killed; /* a worker had to be killed with SIGKILL */
+	unsigned long restarts;
+};
+
+/* ---- small helpers ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A line on stderr, where the service manager's journal collects it. */
+static void logm(const struct sup *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void logm(const struct sup *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: %s: ", BIN_NAME, s->name ? s->name : "run");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz);
+
+	if (!p) {
+		fprintf(stderr, "%s: out of memory\n", BIN_NAME);
+		abort();
+	}
+	return p;
+}
+
+static char *xstrdup(const char *str)
+{
+	char *p = strdup(str);
+
+	if (!p) {
+		fprintf(stderr, "%s: out of memory\n", BIN_NAME);
+		abort();
+	}
+	return p;
+}
+
+static char *xasprintf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		fprintf(stderr, "%s: out of memory\n", BIN_NAME);
+		abort();
+	}
+	return p;
+}
+
+static void *xrealloc(void *p, size_t n, size_t sz)
+{
+	p = reallocarray(p, n ? n : 1, sz);
+	if (!p) {
+		fprintf(stderr, "%s: out of memory\n", BIN_NAME);
+		abort();
+	}
+	return p;
+}
+
+/* A growing string for reload reports. */
+struct sbuf {
+	char *s;
+	size_t len;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *add;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&add, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	b->s = xrealloc(b->s, b->len + (size_t)n + 1, 1);
+	memcpy(b->s + b->len, add, (size_t)n + 1);
+	b->len += (size_t)n;
+	free(add);
+}
+
+static bool valid_name(const char *n)
+{
+	size_t i;
+
+	if (!*n || strlen(n) > NAME_MAX_LEN || n[0] == '.' || n[0] == '-')
+		return false;
+	for (i = 0; n[i]; i++)
+		if (!isalnum((unsigned char)n[i]) && !strchr("_.-", n[i]))
+			return false;
+	return true;
+}
+
+/* Seconds with up to three decimals, 0 < SEC <= 3600. */
+static bool parse_seconds(const char *str, int64_t *ms)
+{
+	double v;
+	char *end;
+
+	if (!str || !*str || !isdigit((unsigned char)*str))
+		return false;
+	errno = 0;
+	v = strtod(str, &end);
+	if (errno || *end || v <= 0 || v > 3600)
+		return false;
+	*ms = (int64_t)(v * 1000 + 0.5);
+	return *ms > 0;
+}
+
+/*
+ * The runtime directory: --runtime-dir, else /run/sksteer for root, else
+ * $XDG_RUNTIME_DIR/sksteer. Both commands resolve it the same way, so
+ * sksteer reload finds what sksteer run created.
+ */
+static char *runtime_dir(const char *opt)
+{
+	const char *xdg;
+
+	if (opt)
+		return xstrdup(opt);
+	if (geteuid() == 0)
+		return xstrdup(DEFAULT_RUNTIME_DIR);
+	xdg = getenv("XDG_RUNTIME_DIR");
+	if (xdg && *xdg == '/')
+		return xasprintf("%s/sksteer", xdg);
+	return NULL;
+}
+
+static const char *runtime_dir_help(void)
+{
+	return "--runtime-dir DIR (default " DEFAULT_RUNTIME_DIR
+	       " as root, else $XDG_RUNTIME_DIR/sksteer)";
+}
+
+static socklen_t sun_fill(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		return 0;
+	strcpy(sun->sun_path, path);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+			   strlen(path) + 1);
+}
+
+/* ---- systemd notification (sd_notify(3) without libsystemd) ---- */
+
+static void sd_notifyf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static void sd_notifyf(const char *fmt, ...)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun;
+	socklen_t len;
+	char msg[512];
+	va_list ap;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return;
+	len = sun_fill(&sun, path);
+	if (!len)
+		return;
+	if (path[0] == '@') {
+		/* abstract namespace: a leading NUL, no trailing one */
+		sun.sun_path[0] = '\0';
+		len--;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun,
+	       len);
+	close(fd);
+}
+
+/* ---- the services' sockets ---- */
+
+static void wsocks_free(struct wsock *ws, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		free(ws[i].pool);
+	free(ws);
+}
+
+/* The group's open sockets in group order (pools in declaration order). */
+static int group_socks(const struct sksteer_group *grp, struct wsock **out,
+		       unsigned int *nout)
+{
+	unsigned int n = sksteer_group__socket_cnt(grp), i;
+	struct wsock *ws = xcalloc(n, sizeof(*ws));
+
+	for (i = 0; i < n; i++) {
+		SKSTEER_OPTS(sksteer_socket_info, info);
+		struct stat st;
+		int err = sksteer_group__socket(grp, i, &info);
+
+		if (!err && fstat(info.fd, &st))
+			err = -errno;
+		if (err) {
+			wsocks_free(ws, i);
+			return err;
+		}
+		ws[i] = (struct wsock){ .pool = xstrdup(info.pool),
+					.index = info.index,
+					.fd = info.fd,
+					.ino = st.st_ino };
+	}
+	*out = ws;
+	*nout = n;
+	return 0;
+}
+
+static bool wsocks_same(const struct wsock *a, unsigned int na,
+			const struct wsock *b, unsigned int nb)
+{
+	unsigned int i;
+
+	if (na != nb)
+		return false;
+	for (i = 0; i < na; i++)
+		if (a[i].ino != b[i].ino)
+			return false;
+	return true;
+}
+
+static bool wsocks_has(const struct wsock *ws, unsigned int n, ino_t ino)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (ws[i].ino == ino)
+			return true;
+	return false;
+}
+
+/*
+ * Is something in this network namespace already bound to the service's
+ * exact address and port? A socket of the same owner with SO_REUSEPORT
+ * would silently join its group (another supervisor, a server still
+ * running, workers of a supervisor that died) and the steering of both
+ * would be wrong. Port 0 asks for a free port: nothing to check.
+ */
+static int port_taken(const struct sksteer_service *svc, char *why,
+		      size_t whysz)
+{
+	socklen_t alen;
+	const struct sockaddr *sa = sksteer_service__listen_addr(svc, &alen);
+	bool tcp = sksteer_service__protocol(svc) == IPPROTO_TCP;
+	bool v6 = sa->sa_family == AF_INET6;
+	const char *path = tcp ? (v6 ? "/proc/net/tcp6" : "/proc/net/tcp") :
+				 (v6 ? "/proc/net/udp6" : "/proc/net/udp");
+	/* TCP_LISTEN, and TCP_CLOSE for a bound unconnected UDP socket */
+	unsigned int want_state = tcp ? 0x0a : 0x07;
+	unsigned char want[16], have[16];
+	unsigned int port, st;
+	char line[512], hex[40];
+	int found = 0;
+	FILE *f;
+
+	if (v6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		port = ntohs(s6->sin6_port);
+		memcpy(want, &s6->sin6_addr, 16);
+	} else {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		port = ntohs(s4->sin_port);
+		memcpy(want, &s4->sin_addr, 4);
+	}
+	if (!port)
+		return 0;
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(why, whysz, "cannot read %s to check that no other "
+				     "socket holds the port: %s",
+			 path, strerror(errno));
+		return -errno;
+	}
+	/* "sl local_address rem_address st ...": the address as the raw
+	 * 32-bit words of the kernel's structure, printed with %08X */
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned int p, i, words = v6 ? 4 : 1;
+
+		if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %*s %x", hex, &p,
+			   &st) != 3 ||
+		    strlen(hex) != words * 8 || p != port || st != want_state)
+			continue;
+		for (i = 0; i < words; i++) {
+			char w[9];
+			uint32_t v;
+
+			memcpy(w, hex + 8 * i, 8);
+			w[8] = '\0';
+			v = (uint32_t)strtoul(w, NULL, 16);
+			memcpy(have + 4 * i, &v, 4);
+		}
+		found = !memcmp(have, want, words * 4);
+	}
+	fclose(f);
+	if (found) {
+		char a[INET6_ADDRSTRLEN + 16];
+
+		fmt_sockaddr(sa, a, sizeof(a));
+		snprintf(why, whysz,
+			 "%s %s is already %s by another socket in this network "
+			 "namespace (%s): its owner would share the reuseport "
+			 "group and break the steering; is another 'sksteer "
+			 "run' or a server still running?",
+			 proto_name(sksteer_service__protocol(svc)), a,
+			 tcp ? "listening" : "bound", path);
+		return -EADDRINUSE;
+	}
+	return 0;
+}
+
+/* ---- services ---- */
+
+static struct svc_ent *find_svc(const struct sup *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->nsvcs; i++)
+		if (!strcmp(s->svcs[i]->name, name))
+			return s->svcs[i];
+	return NULL;
+}
+
+static struct sksteer_group *group_create(const struct sup *s,
+					  const struct sksteer_service *svc)
+{
+	char *pin = xasprintf("%s/%s", s->pin_root,
+			      sksteer_service__name(svc));
+	SKSTEER_OPTS(sksteer_group_opts, opts, .backend = s->backend,
+		     .pin_path = pin);
+	struct sksteer_group *grp = sksteer_group__create(svc, &opts);
+	int err = errno;
+
+	free(pin);
+	errno = err;
+	return grp;
+}
+
+static void cfg_add(struct sup *s, struct sksteer_config *cfg)
+{
+	s->cfgs = xrealloc(s->cfgs, s->ncfgs + 1, sizeof(*s->cfgs));
+	s->cfgs[s->ncfgs++] = cfg;
+}
+
+/* Free the configurations no service runs any more. */
+static void cfg_gc(struct sup *s)
+{
+	size_t i, j, k = 0;
+
+	for (i = 0; i < s->ncfgs; i++) {
+		bool used = false;
+
+		for (j = 0; j < s->nsvcs && !used; j++)
+			used = s->svcs[j]->cfg == s->cfgs[i];
+		if (used)
+			s->cfgs[k++] = s->cfgs[i];
+		else
+			sksteer_config__free(s->cfgs[i]);
+	}
+	s->ncfgs = k;
+}
+
+/* ---- workers ---- */
+
+static const char *wlabel(const struct worker *w, char *buf, size_t sz)
+{
+	if (w->nsocks == 1)
+		snprintf(buf, sz, "%s/%s[%u]", w->service, w->socks[0].pool,
+			 w->socks[0].index);
+	else
+		snprintf(buf, sz, "%s (%u sockets)", w->service, w->nsocks);
+	return buf;
+}
+
+static struct worker *worker_new(struct sup *s, struct svc_ent *e,
+				 struct wsock *socks, unsigned int n)
+{
+	struct worker *w = xcalloc(1, sizeof(*w));
+
+	w->id = ++s->next_id;
+	w->service = xstrdup(e->name);
+	w->svc = e;
+	w->socks = socks;
+	w->nsocks = n;
+	s->workers = xrealloc(s->workers, s->nworkers + 1, sizeof(*s->workers));
+	s->workers[s->nworkers++] = w;
+	return w;
+}
+
+static void worker_free(struct sup *s, struct worker *w)
+{
+	size_t i;
+
+	for (i = 0; i < s->nworkers; i++) {
+		if (s->workers[i] == w) {
+			s->workers[i] = s->workers[--s->nworkers];
+			break;
+		}
+	}
+	wsocks_free(w->socks, w->nsocks);
+	free(w->service);
+	free(w);
+}
+
+static struct worker *worker_by_id(const struct sup *s, unsigned long id)
+{
+	size_t i;
+
+	for (i = 0; i < s->nworkers; i++)
+		if (s->workers[i]->id == id)
+			return s->workers[i];
+	return NULL;
+}
+
+/* Signal the worker's process group (or the process, if it left it). */
+static void worker_kill(const struct worker *w, int sig)
+{
+	if (w->pgid && !kill(-w->pgid, sig))
+		return;
+	if (w->pid)
+		kill(w->pid, sig);
+}
+
+/* Nothing of the worker is left: its process, and its process group. */
+static bool worker_gone(const struct worker *w)
+{
+	if (w->pid)
+		return false;
+	return !w->pgid || (kill(-w->pgid, 0) && errno == ESRCH);
+}
+
+/* What the child reports through the pipe when it cannot exec. */
+enum child_stage {
+	STAGE_FDS = 1,
+	STAGE_SETGROUPS,
+	STAGE_SETGID,
+	STAGE_SETUID,
+	STAGE_VERIFY,
+	STAGE_EXEC,
+};
+
+struct child_err {
+	int stage;
+	int err;
+};
+
+static const char *stage_name(int stage)
+{
+	switch (stage) {
+	case STAGE_FDS:
+		return "setting up its file descriptors";
+	case STAGE_SETGROUPS:
+		return "dropping the supplementary groups (setgroups)";
+	case STAGE_SETGID:
+		return "changing the group (setresgid)";
+	case STAGE_SETUID:
+		return "changing the user (setresuid)";
+	case STAGE_VERIFY:
+		return "verifying the privilege drop (it could get root back)";
+	case STAGE_EXEC:
+		return "executing the command";
+	}
+	return "?";
+}
+
+static bool skip_env(const struct sup *s, const char *e)
+{
+	static const char *const drop[] = {
+		"LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "SKSTEER_",
+		/* the supervisor talks to systemd, not its workers */
+		"NOTIFY_SOCKET=",
+	};
+	static const char *const user[] = { "USER=", "LOGNAME=", "HOME=",
+					    "SHELL=" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(drop); i++)
+		if (!strncmp(e, drop[i], strlen(drop[i])))
+			return true;
+	for (i = 0; s->has_uid && i < ARRAY_SIZE(user); i++)
+		if (!strncmp(e, user[i], strlen(user[i])))
+			return true;
+	return false;
+}
+
+/*
+ * The worker's environment: the supervisor's, without the variables it
+ * defines, plus the socket-activation ones. LISTEN_PID gets room for the
+ * child to write its own pid after fork.
+ */
+static char **build_env(const struct sup *s, const struct worker *w,
+			char **pid_slot)
+{
+	size_t n = 0, k = 0, i;
+	struct sbuf names = { 0 }, idx = { 0 };
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = xcalloc(n + 16, sizeof(*env));
+	for (i = 0; i < n; i++)
+		if (!skip_env(s, environ[i]))
+			env[k++] = xstrdup(environ[i]);
+	for (i = 0; i < w->nsocks; i++) {
+		sb_printf(&names, "%s%s", i ? ":" : "", w->socks[i].pool);
+		sb_printf(&idx, "%s%u", i ? ":" : "", w->socks[i].index);
+	}
+	env[k++] = xasprintf("LISTEN_FDS=%u", w->nsocks);
+	env[k++] = xasprintf("LISTEN_FDNAMES=%s", names.s);
+	env[k++] = xasprintf("SKSTEER_SERVICE=%s", w->service);
+	env[k++] = xasprintf("SKSTEER_NAME=%s", s->name);
+	if (s->per_service) {
+		env[k++] = xasprintf("SKSTEER_INDEXES=%s", idx.s);
+	} else {
+		env[k++] = xasprintf("SKSTEER_POOL=%s", w->socks[0].pool);
+		env[k++] = xasprintf("SKSTEER_INDEX=%u", w->socks[0].index);
+	}
+	if (s->has_uid) {
+		env[k++] = xasprintf("USER=%s", s->user_name);
+		env[k++] = xasprintf("LOGNAME=%s", s->user_name);
+		env[k++] = xasprintf("HOME=%s", s->user_home);
+		env[k++] = xasprintf("SHELL=%s", s->user_shell);
+	}
+	/* "LISTEN_PID=" and 20 digits at most */
+	*pid_slot = xcalloc(32, 1);
+	strcpy(*pid_slot, "LISTEN_PID=");
+	env[k++] = *pid_slot;
+	env[k] = NULL;
+	free(names.s);
+	free(idx.s);
+	return env;
+}
+
+static void env_free(char **env)
+{
+	size_t i;
+
+	for (i = 0; env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+static void __attribute__((noreturn))
+child_fail(int errfd, int stage, int err)
+{
+	struct child_err ce = { stage, err };
+	ssize_t unused;
+
+	unused = write(errfd, &ce, sizeof(ce));
+	(void)unused;
+	_exit(127);
+}
+
+/*
+ * In the child, between fork and exec. Only async-signal-safe calls: the
+ * supervisor is single-threaded, but keep it that way for anyone who
+ * changes that.
+ */
+static void __attribute__((noreturn))
+child_exec(const struct sup *s, const struct worker *w, char **env,
+	   char *pid_slot, int errpipe)
+{
+	unsigned int n = w->nsocks, i, top = 3 + n;
+	int tmp[n ? n : 1], errfd, dn, sig;
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	char digits[24];
+	sigset_t none;
+	pid_t pid;
+	size_t len;
+
+	/* a group of its own: the terminal's signals go to the supervisor */
+	setpgid(0, 0);
+
+	/*
+	 * Descriptors: copy everything needed above 3 + n first (a source
+	 * may sit where a target goes), then put the sockets at 3, 4, ...
+	 * and /dev/null at 0, and let exec close all the rest.
+	 */
+	errfd = fcntl(errpipe, F_DUPFD_CLOEXEC, top);
+	if (errfd < 0)
+		_exit(127);
+	dn = fcntl(s->devnull, F_DUPFD_CLOEXEC, top);
+	if (dn < 0)
+		child_fail(errfd, STAGE_FDS, errno);
+	for (i = 0; i < n; i++) {
+		tmp[i] = fcntl(w->socks[i].fd, F_DUPFD_CLOEXEC, top);
+		if (tmp[i] < 0)
+			child_fail(errfd, STAGE_FDS, errno);
+	}
+	for (i = 0; i < n; i++)
+		if (dup2(tmp[i], (int)(3 + i)) < 0) /* clears FD_CLOEXEC */
+			child_fail(errfd, STAGE_FDS, errno);
+	if (dup2(dn, 0) < 0)
+		child_fail(errfd, STAGE_FDS, errno);
+	if (close_range(top, ~0U, CLOSE_RANGE_CLOEXEC))
+		child_fail(errfd, STAGE_FDS, errno);
+
+	/* group first (setgroups and setgid need root), user last */
+	if ((s->has_gid || s->has_uid) && setgroups(0, NULL))
+		child_fail(errfd, STAGE_SETGROUPS, errno);
+	if (s->has_gid && setresgid(s->gid, s->gid, s->gid))
+		child_fail(errfd, STAGE_SETGID, errno);
+	if (s->has_uid && setresuid(s->uid, s->uid, s->uid))
+		child_fail(errfd, STAGE_SETUID, errno);
+	if (s->has_uid || s->has_gid) {
+		uid_t ru, eu, su;
+		gid_t rg, eg, sg;
+
+		if (getresuid(&ru, &eu, &su) || getresgid(&rg, &eg, &sg))
+			child_fail(errfd, STAGE_VERIFY, errno);
+		if (getgroups(0, NULL) != 0)
+			child_fail(errfd, STAGE_VERIFY, EPERM);
+		if (s->has_uid && (ru != s->uid || eu != s->uid || su != s->uid))
+			child_fail(errfd, STAGE_VERIFY, EPERM);
+		if (s->has_gid && (rg != s->gid || eg != s->gid || sg != s->gid))
+			child_fail(errfd, STAGE_VERIFY, EPERM);
+		if (s->has_uid && s->uid != 0 && setresuid(0, 0, 0) == 0)
+			child_fail(errfd, STAGE_VERIFY, EPERM);
+	}
+	/* after the credentials change, which clears it: the workers go
+	 * when the supervisor goes, whatever kills it */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != s->self)
+		_exit(0);
+
+	pid = getpid();
+	len = 0;
+	do {
+		digits[len++] = (char)('0' + pid % 10);
+		pid /= 10;
+	} while (pid);
+	for (i = 0; i < len; i++)
+		pid_slot[11 + i] = digits[len - 1 - i];
+	pid_slot[11 + len] = '\0';
+
+	/* dispositions: ignored signals stay ignored across exec */
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execvpe(s->cmd[0], s->cmd, env);
+	child_fail(errfd, STAGE_EXEC, errno);
+}
+
+/*
+ * Start @w. Returns 0 once the command is executing, or a negative errno
+ * when it could not be started (reported).
+ */
+static int worker_start(struct sup *s, struct worker *w)
+{
+	char label[160], *pid_slot;
+	struct child_err ce;
+	int pfd[2], err;
+	char **env;
+	ssize_t got;
+	pid_t pid;
+
+	wlabel(w, label, sizeof(label));
+	if (pipe2(pfd, O_CLOEXEC)) {
+		err = -errno;
+		logm(s, "worker %s: pipe: %s", label, strerror(-err));
+		return err;
+	}
+	env = build_env(s, w, &pid_slot);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		logm(s, "worker %s: fork: %s", label, strerror(-err));
+		close(pfd[0]);
+		close(pfd[1]);
+		env_free(env);
+		return err;
+	}
+	if (pid == 0)
+		child_exec(s, w, env, pid_slot, pfd[1]);
+	close(pfd[1]);
+	env_free(env);
+	/* also here: the child may not have run yet when we signal it */
+	setpgid(pid, pid);
+	do {
+		got = read(pfd[0], &ce, sizeof(ce));
+	} while (got < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (got == (ssize_t)sizeof(ce)) {
+		waitpid(pid, NULL, 0);
+		logm(s, "worker %s: %s%s%s: %s", label, stage_name(ce.stage),
+		     ce.stage == STAGE_EXEC ? " " : "",
+		     ce.stage == STAGE_EXEC ? s->cmd[0] : "",
+		     strerror(ce.err));
+		return -ce.err;
+	}
+	w->pid = pid;
+	w->pgid = pid;
+	w->started = now_ms();
+	w->restart_at = 0;
+	w->kill_at = 0;
+	w->sigkilled = false;
+	if (verbose)
+		logm(s, "worker %s: started, pid %d", label, pid);
+	return 0;
+}
+
+/* A worker that could not start, or exited: when to try again. */
+static void worker_schedule(struct sup *s, struct worker *w, int64_t ran)
+{
+	int64_t delay = 0;
+
+	if (ran >= RESTART_RESET_MS)
+		w->quick_fails = 0;
+	if (w->quick_fails) {
+		delay = RESTART_DELAY_MIN_MS;
+		for (unsigned int i = 1; i < w->quick_fails &&
+					 delay < RESTART_DELAY_MAX_MS;
+		     i++)
+			delay *= 2;
+		if (delay > RESTART_DELAY_MAX_MS)
+			delay = RESTART_DELAY_MAX_MS;
+	}
+	w->quick_fails++;
+	w->restart_at = now_ms() + delay;
+	(void)s;
+}
+
+/* Stop @w for good: SIGTERM now, SIGKILL after the stop timeout. */
+static void worker_retire(struct sup *s, struct worker *w, int sig)
+{
+	w->retired = true;
+	w->restart_at = 0;
+	if (!w->pid && !w->pgid)
+		return;
+	worker_kill(w, sig);
+	if (!w->kill_at)
+		w->kill_at = now_ms() + s->stop_timeout;
+}
+
+static void describe_status(int status, char *buf, size_t sz)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, sz, "exited with status %d",
+			 WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, sz, "was killed by signal %d (%s)%s",
+			 WTERMSIG(status), strsignal(WTERMSIG(status)),
+			 WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(buf, sz, "ended (status 0x%x)", status);
+}
+
+static void reap(struct sup *s)
+{
+	char label[160], how[128];
+	int status;
+	pid_t pid;
+	size_t i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct worker *w = NULL;
+		int64_t ran;
+
+		for (i = 0; i < s->nworkers && !w; i++)
+			if (s->workers[i]->pid == pid)
+				w = s->workers[i];
+		if (!w)
+			continue; /* a descendant reparented to us */
+		w->pid = 0;
+		ran = now_ms() - w->started;
+		wlabel(w, label, sizeof(label));
+		describe_status(status, how, sizeof(how));
+		if (w->retired) {
+			if (verbose || w->sigkilled)
+				logm(s, "worker %s (pid %d) %s", label, pid,
+				     how);
+			continue;
+		}
+		worker_schedule(s, w, ran);
+		s->restarts++;
+		logm(s,
+		     "worker %s (pid %d) %s after %.1f s; restarting it in "
+		     "%.1f s",
+		     label, pid, how, (double)ran / 1000,
+		     (double)(w->restart_at - now_ms()) / 1000);
+	}
+	/* retired workers go once nothing of them is left */
+	for (i = 0; i < s->nworkers;) {
+		struct worker *w = s->workers[i];
+
+		if (w->retired && worker_gone(w)) {
+			worker_free(s, w);
+			continue;
+		}
+		i++;
+	}
+}
+
+/* Due restarts and SIGKILLs; returns the ms until the next one, or -1. */
+static int timers(struct sup *s)
+{
+	int64_t now = now_ms(), next = -1;
+	char label[160];
+	size_t i;
+
+	for (i = 0; i < s->nworkers; i++) {
+		struct worker *w = s->workers[i];
+		int64_t at = 0;
+
+		if (!w->retired && !w->pid && w->restart_at) {
+			if (w->restart_at <= now) {
+				if (worker_start(s, w))
+					worker_schedule(s, w, 0);
+			}
+			if (!w->pid)
+				at = w->restart_at;
+		} else if (w->retired && w->kill_at && !worker_gone(w)) {
+			if (w->kill_at <= now) {
+				wlabel(w, label, sizeof(label));
+				if (!w->sigkilled) {
+					logm(s,
+					     "worker %s (pid %d) did not stop "
+					     "within %.1f s: SIGKILL",
+					     label, w->pgid,
+					     (double)s->stop_timeout / 1000);
+					worker_kill(w, SIGKILL);
+					w->sigkilled = true;
+					s->killed = true;
+					w->kill_at = now + KILL_GRACE_MS;
+				} else {
+					/* unkillable (uninterruptible
+					 * sleep): stop waiting for it */
+					logm(s,
+					     "worker %s: its process group %d "
+					     "is still there after SIGKILL; "
+					     "giving up on it",
+					     label, w->pgid);
+					w->pgid = 0;
+					w->pid = 0;
+				}
+			}
+			at = w->kill_at;
+		}
+		if (at && (next < 0 || at < next))
+			next = at;
+	}
+	if (next < 0)
+		return -1;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+/* ---- stopping ---- */
+
+static void begin_stop(struct sup *s, int sig)
+{
+	size_t i;
+
+	if (!s->stopping) {
+		logm(s, "SIG%s: stopping %zu worker%s", sigabbrev_np(sig),
+		     s->nworkers, s->nworkers == 1 ? "" : "s");
+		sd_notifyf("STOPPING=1");
+	}
+	s->stopping = true;
+	s->stop_sig = sig;
+	/* a second signal is forwarded again */
+	for (i = 0; i < s->nworkers; i++)
+		worker_retire(s, s->workers[i], sig);
+	reap(s);
+}
+
+/* Descendants that escaped their process group (setsid), reparented to
+ * us: nothing may keep the sockets after the supervisor. */
+static void sweep_descendants(struct sup *s)
+{
+	int rounds;
+
+	for (rounds = 0; rounds < 10; rounds++) {
+		struct dirent *de;
+		int found = 0;
+		DIR *d = opendir("/proc");
+
+		if (!d)
+			return;
+		while ((de = readdir(d))) {
+			char path[300], buf[512], *p;
+			int ppid;
+			FILE *f;
+
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/stat",
+				 de->d_name);
+			f = fopen(path, "re");
+			if (!f)
+				continue;
+			p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') :
+							 NULL;
+			fclose(f);
+			if (p && sscanf(p, ") %*c %d", &ppid) == 1 &&
+			    ppid == s->self) {
+				kill(atoi(de->d_name), SIGKILL);
+				found++;
+			}
+		}
+		closedir(d);
+		if (!found)
+			return;
+		logm(s, "killed %d leftover process%s of the workers", found,
+		     found == 1 ? "" : "es");
+		s->killed = true;
+		while (waitpid(-1, NULL, 0) > 0)
+			;
+	}
+}
+
+/* ---- reload ---- */
+
+static bool same_listen(const struct sksteer_group *grp,
+			const struct sksteer_service *n, char *why,
+			size_t whysz)
+{
+	const struct sksteer_service *o = sksteer_group__service(grp);
+	socklen_t la, lb;
+	const struct sockaddr *a = sksteer_service__listen_addr(o, &la);
+	const struct sockaddr *b = sksteer_service__listen_addr(n, &lb);
+	char sa[INET6_ADDRSTRLEN + 16], sb[INET6_ADDRSTRLEN + 16];
+	bool same = sksteer_service__protocol(o) ==
+			    sksteer_service__protocol(n) &&
+		    a->sa_family == b->sa_family &&
+		    sksteer_service__dual_stack(o) ==
+			    sksteer_service__dual_stack(n);
+
+	if (same && a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		same = x->sin_addr.s_addr == y->sin_addr.s_addr &&
+		       (!y->sin_port ||
+			ntohs(y->sin_port) == sksteer_group__port(grp));
+	} else if (same) {
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)b;
+
+		same = !memcmp(&x->sin6_addr, &y->sin6_addr, 16) &&
+		       (!y->sin6_port ||
+			ntohs(y->sin6_port) == sksteer_group__port(grp));
+	}
+	if (!same) {
+		fmt_sockaddr(b, sb, sizeof(sb));
+		fmt_sockaddr(a, sa, sizeof(sa));
+		snprintf(why, whysz,
+			 "service '%s': the new configuration listens on %s "
+			 "%s%s, the running group on %s %s%s (port %d): that "
+			 "needs a restart, not a reload",
+			 sksteer_service__name(n),
+			 proto_name(sksteer_service__protocol(n)), sb,
+			 sksteer_service__dual_stack(n) ? " (dual-stack)" : "",
+			 proto_name(sksteer_service__protocol(o)), sa,
+			 sksteer_service__dual_stack(o) ? " (dual-stack)" : "",
+			 sksteer_group__port(grp));
+	}
+	return same;
+}
+
+/*
+ * The sockets sksteer_group__update() will close: pools are matched by
+ * name; a pool that is gone loses every socket, one that shrinks the
+ * indexes from its new size up.
+ */
+static bool will_close(const struct wsock *ws,
+		       const struct sksteer_service *nsvc)
+{
+	const struct sksteer_pool *p = sksteer_service__find_pool(nsvc,
+								   ws->pool);
+
+	return !p || ws->index >= sksteer_pool__size(p);
+}
+
+/* Wait, serving signals and timers, until the workers @ids are gone. */
+static bool wait_gone(struct sup *s, const unsigned long *ids, size_t n,
+		      int64_t deadline);
+
+struct plan {
+	struct svc_ent *old; /* NULL: a new service */
+	const struct sksteer_service *nsvc;
+	struct sksteer_group *ngrp; /* a new service's group */
+	struct wsock *before; /* the old service's sockets */
+	unsigned int nbefore;
+	bool updated;
+};
+
+static void start_service_workers(struct sup *s, struct svc_ent *e);
+static void reconcile(struct sup *s, struct svc_ent *e);
+
+/*
+ * Re-read the configuration and apply it to every group, or to none:
+ * a configuration that does not parse, compile or apply leaves the
+ * running rules and sockets as they were. @rep receives the report.
+ */
+static int do_reload(struct sup *s, struct sbuf *rep)
+{
+	struct sksteer_config *cfg = NULL;
+	struct plan *plan = NULL;
+	size_t nplan = 0, i, j, nsel;
+	unsigned long *stop_ids = NULL;
+	size_t nstop = 0;
+	char why[512] = "";
+	char *msgs = NULL;
+	bool cfg_kept = false;
+	int err = 0;
+
+	if (s->stopping) {
+		sb_printf(rep, "error\nthe supervisor is stopping\n");
+		return -1;
+	}
+	logm(s, "reloading %s", s->file);
+	sd_notifyf("RELOADING=1\nMONOTONIC_USEC=%lld",
+		   (long long)now_ms() * 1000);
+	msgs_capture_begin();
+
+	cfg = sksteer_config__parse_file(s->file, NULL);
+	if (!cfg) {
+		snprintf(why, sizeof(why), "%s: %s", s->file,
+			 errno == EINVAL ? "invalid configuration" :
+					   strerror(errno));
+		goto fail;
+	}
+	nsel = s->only_service ? 1 : sksteer_config__service_cnt(cfg);
+	if (!nsel) {
+		snprintf(why, sizeof(why), "%s has no service", s->file);
+		goto fail;
+	}
+	plan = xcalloc(nsel, sizeof(*plan));
+	for (i = 0; i < nsel; i++) {
+		const struct sksteer_service *n =
+			s->only_service ?
+				sksteer_config__find_service(cfg,
+							     s->only_service) :
+				sksteer_config__service(cfg, i);
+
+		if (!n) {
+			snprintf(why, sizeof(why),
+				 "%s has no service '%s' any more", s->file,
+				 s->only_service);
+			goto fail;
+		}
+		plan[nplan].nsvc = n;
+		plan[nplan].old = find_svc(s, sksteer_service__name(n));
+		nplan++;
+	}
+
+	/* everything that can be checked before anything changes */
+	for (i = 0; i < nplan; i++) {
+		struct plan *p = &plan[i];
+
+		if (!p->old) {
+			err = port_taken(p->nsvc, why, sizeof(why));
+			if (err)
+				goto fail;
+			continue;
+		}
+		if (!same_listen(p->old->grp, p->nsvc, why, sizeof(why)))
+			goto fail;
+		if (sksteer_group__backend(p->old->grp) ==
+		    SKSTEER_BACKEND_CBPF) {
+			struct sksteer_prog *prog =
+				sksteer_service__compile(p->nsvc, NULL);
+
+			if (!prog) {
+				snprintf(why, sizeof(why),
+					 "service '%s': no classic BPF "
+					 "program: %s",
+					 sksteer_service__name(p->nsvc),
+					 strerror(errno));
+				goto fail;
+			}
+			sksteer_prog__free(prog);
+		}
+		err = group_socks(p->old->grp, &p->before, &p->nbefore);
+		if (err) {
+			snprintf(why, sizeof(why), "service '%s': %s",
+				 p->old->name, strerror(-err));
+			goto fail;
+		}
+	}
+	/* new services: their groups exist before any old one changes */
+	for (i = 0; i < nplan; i++) {
+		struct plan *p = &plan[i];
+
+		if (p->old)
+			continue;
+		p->ngrp = group_create(s, p->nsvc);
+		if (!p->ngrp) {
+			snprintf(why, sizeof(why),
+				 "service '%s': creating its group: %s",
+				 sksteer_service__name(p->nsvc),
+				 strerror(errno));
+			goto fail;
+		}
+	}
+
+	/* UDP sockets about to close: their workers go first (see the top
+	 * of this file) */
+	for (i = 0; i < nplan; i++) {
+		struct plan *p = &plan[i];
+		bool closes = false;
+
+		if (!p->old ||
+		    sksteer_service__protocol(p->nsvc) != IPPROTO_UDP)
+			continue;
+		for (j = 0; j < p->nbefore && !closes; j++)
+			closes = will_close(&p->before[j], p->nsvc);
+		if (!closes)
+			continue;
+		for (j = 0; j < s->nworkers; j++) {
+			struct worker *w = s->workers[j];
+			unsigned int k;
+			bool holds = false;
+
+			if (w->svc != p->old || w->retired)
+				continue;
+			for (k = 0; k < w->nsocks && !holds; k++)
+				holds = will_close(&w->socks[k], p->nsvc);
+			if (!holds)
+				continue;
+			stop_ids = xrealloc(stop_ids, nstop + 1,
+					    sizeof(*stop_ids));
+			stop_ids[nstop++] = w->id;
+			worker_retire(s, w, SIGTERM);
+		}
+	}
+	if (nstop && !wait_gone(s, stop_ids, nstop,
+				now_ms() + s->stop_timeout + KILL_GRACE_MS)) {
+		snprintf(why, sizeof(why),
+			 "the workers of the UDP sockets to close did not "
+			 "exit, so the sockets cannot leave the group");
+		goto fail;
+	}
+
+	for (i = 0; i < nplan; i++) {
+		struct plan *p = &plan[i];
+
+		if (!p->old)
+			continue;
+		err = sksteer_group__update(p->old->grp, p->nsvc);
+		if (err) {
+			snprintf(why, sizeof(why), "service '%s': %s",
+				 p->old->name, strerror(-err));
+			goto rollback;
+		}
+		p->updated = true;
+	}
+
+	/* applied: from here on nothing fails */
+	for (i = 0; i < nplan; i++) {
+		struct plan *p = &plan[i];
+
+		if (p->old) {
+			p->old->svc = p->nsvc;
+			p->old->cfg = cfg;
+		}
+	}
+	for (i = 0; i < s->nsvcs;) {
+		struct svc_ent *e = s->svcs[i];
+		bool kept = false;
+
+		for (j = 0; j < nplan && !kept; j++)
+			kept = plan[j].old == e;
+		if (kept) {
+			i++;
+			continue;
+		}
+		/* a service that is gone: its workers finish, then go */
+		for (j = 0; j < s->nworkers; j++) {
+			if (s->workers[j]->svc != e)
+				continue;
+			s->workers[j]->svc = NULL;
+			worker_retire(s, s->workers[j], SIGTERM);
+		}
+		sb_printf(rep, "service %s: removed\n", e->name);
+		sksteer_group__free(e->grp);
+		free(e->name);
+		free(e);
+		s->svcs[i] = s->svcs[--s->nsvcs];
+	}
+	cfg_add(s, cfg);
+	cfg_kept = true;
+	for (i = 0; i < nplan; i++) {
+		struct plan *p = &plan[i];
+		struct wsock *after;
+		unsigned int nafter, added = 0, closed = 0, k;
+
+		if (!p->old) {
+			struct svc_ent *e = xcalloc(1, sizeof(*e));
+
+			e->name = xstrdup(sksteer_service__name(p->nsvc));
+			e->cfg = cfg;
+			e->svc = p->nsvc;
+			e->grp = p->ngrp;
+			p->ngrp = NULL;
+			s->svcs = xrealloc(s->svcs, s->nsvcs + 1,
+					   sizeof(*s->svcs));
+			s->svcs[s->nsvcs++] = e;
+			start_service_workers(s, e);
+			sb_printf(rep, "service %s: new, %u sockets\n", e->name,
+				  sksteer_group__socket_cnt(e->grp));
+			continue;
+		}
+		reconcile(s, p->old);
+		if (group_socks(p->old->grp, &after, &nafter))
+			continue;
+		for (k = 0; k < nafter; k++)
+			added += !wsocks_has(p->before, p->nbefore,
+					     after[k].ino);
+		for (k = 0; k < p->nbefore; k++)
+			closed += !wsocks_has(after, nafter, p->before[k].ino);
+		sb_printf(rep, "service %s: %u sockets (%u new, %u closed)\n",
+			  p->old->name, nafter, added, closed);
+		wsocks_free(after, nafter);
+	}
+	cfg_gc(s);
+	msgs = msgs_capture_end();
+	if (msgs) {
+		logm(s, "%s", msgs);
+		sb_printf(rep, "%s\n", msgs);
+	}
+	logm(s, "reloaded %s", s->file);
+	err = 0;
+	goto out;
+
+rollback:
+	/* put back the services already updated: the old rules again */
+	for (j = 0; j < i; j++) {
+		struct plan *p = &plan[j];
+		int rerr;
+
+		if (!p->updated)
+			continue;
+		rerr = sksteer_group__update(p->old->grp, p->old->svc);
+		if (rerr) {
+			/* it runs the new rules: keep the new
+			 * configuration alive for it, and say so */
+			logm(s,
+			     "service '%s': putting the previous rules back "
+			     "failed (%s): it runs the NEW configuration",
+			     p->old->name, strerror(-rerr));
+			sb_printf(rep,
+				  "service %s: could not be put back: it runs "
+				  "the new configuration\n",
+				  p->old->name);
+			p->old->svc = p->nsvc;
+			p->old->cfg = cfg;
+			if (!cfg_kept)
+				cfg_add(s, cfg);
+			cfg_kept = true;
+		}
+	}
+fail:
+	msgs = msgs_capture_end();
+	logm(s, "reload failed, the running rules are unchanged: %s", why);
+	if (msgs)
+		logm(s, "%s", msgs);
+	{
+		/* the report's first two lines: status and reason */
+		char *body = rep->s;
+		size_t blen = rep->len;
+
+		rep->s = NULL;
+		rep->len = 0;
+		sb_printf(rep, "error\n%s\n", why);
+		if (msgs)
+			sb_printf(rep, "%s\n", msgs);
+		if (body)
+			sb_printf(rep, "%.*s", (int)blen, body);
+		free(body);
+	}
+	for (i = 0; i < nplan; i++)
+		if (plan[i].ngrp)
+			sksteer_group__free(plan[i].ngrp);
+	/* the workers stopped for UDP sockets that stay get new ones */
+	for (i = 0; i < s->nsvcs; i++)
+		reconcile(s, s->svcs[i]);
+	if (cfg_kept)
+		cfg_gc(s);
+	else
+		sksteer_config__free(cfg);
+	err = -1;
+out:
+	if (!err) {
+		/* the report starts with the status */
+		char *body = rep->s;
+		size_t blen = rep->len;
+
+		rep->s = NULL;
+		rep->len = 0;
+		sb_printf(rep, "ok\nreloaded %s\n", s->file);
+		if (body)
+			sb_printf(rep, "%.*s", (int)blen, body);
+		free(body);
+	}
+	for (i = 0; i < nplan; i++)
+		wsocks_free(plan[i].before, plan[i].nbefore);
+	free(plan);
+	free(stop_ids);
+	free(msgs);
+	sd_notifyf("READY=1\nSTATUS=%s", err ? "reload failed" : "reloaded");
+	return err;
+}
+
+/* ---- starting workers for a service ---- */
+
+/* Start now, or (at run time) schedule a retry with backoff. */
+static void worker_launch(struct sup *s, struct worker *w)
+{
+	if (worker_start(s, w))
+		worker_schedule(s, w, 0);
+}
+
+static void start_service_workers(struct sup *s, struct svc_ent *e)
+{
+	struct wsock *ws;
+	unsigned int n, i;
+
+	if (group_socks(e->grp, &ws, &n)) {
+		logm(s, "service %s: cannot list its sockets", e->name);
+		return;
+	}
+	if (s->per_service) {
+		worker_launch(s, worker_new(s, e, ws, n));
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct wsock *one = xcalloc(1, sizeof(*one));
+
+		*one = ws[i];
+		worker_launch(s, worker_new(s, e, one, 1));
+	}
+	free(ws);
+}
+
+/*
+ * After an update: every socket of the service has a worker, and every
+ * worker holds sockets that are still the service's. Workers of sockets
+ * that closed are stopped (they finish what they accepted); the sockets
+ * that stayed keep their workers.
+ */
+static void reconcile(struct sup *s, struct svc_ent *e)
+{
+	struct wsock *ws;
+	unsigned int n, i;
+	size_t j;
+
+	if (group_socks(e->grp, &ws, &n)) {
+		logm(s, "service %s: cannot list its sockets", e->name);
+		return;
+	}
+	if (s->per_service) {
+		struct worker *cur = NULL;
+
+		for (j = 0; j < s->nworkers && !cur; j++)
+			if (s->workers[j]->svc == e &&
+			    !s->workers[j]->retired)
+				cur = s->workers[j];
+		if (cur && wsocks_same(cur->socks, cur->nsocks, ws, n)) {
+			wsocks_free(ws, n);
+			return;
+		}
+		if (cur && !cur->pid) {
+			/* waiting for a restart: it starts with the new set */
+			wsocks_free(cur->socks, cur->nsocks);
+			cur->socks = ws;
+			cur->nsocks = n;
+			return;
+		}
+		/* the new worker first, then the old one goes */
+		worker_launch(s, worker_new(s, e, ws, n));
+		if (cur)
+			worker_retire(s, cur, SIGTERM);
+		return;
+	}
+	for (j = 0; j < s->nworkers; j++) {
+		struct worker *w = s->workers[j];
+
+		if (w->svc == e && !w->retired &&
+		    !wsocks_has(ws, n, w->socks[0].ino))
+			worker_retire(s, w, SIGTERM);
+	}
+	for (i = 0; i < n; i++) {
+		struct worker *w = NULL;
+
+		for (j = 0; j < s->nworkers && !w; j++)
+			if (s->workers[j]->svc == e &&
+			    !s->workers[j]->retired &&
+			    s->workers[j]->socks[0].ino == ws[i].ino)
+				w = s->workers[j];
+		if (w) {
+			/* the pool's name and index are stable */
+			free(ws[i].pool);
+			continue;
+		}
+		{
+			struct wsock *one = xcalloc(1, sizeof(*one));
+
+			*one = ws[i];
+			worker_launch(s, worker_new(s, e, one, 1));
+		}
+	}
+	free(ws);
+}
+
+/* ---- the control socket ---- */
+
+static void ctl_serve(struct sup *s)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	struct sbuf rep = { 0 };
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	char req[64];
+	ssize_t n;
+	int c;
+
+	c = accept4(s->ctlfd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	n = recv(c, req, sizeof(req) - 1, 0);
+	if (n <= 0)
+		goto out;
+	req[n] = '\0';
+	/* the socket is 0600, but say no to anyone else all the same */
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &clen) ||
+	    (cred.uid != 0 && cred.uid != geteuid())) {
+		sb_printf(&rep, "error\npermission denied\n");
+	} else if (!strcmp(req, "reload")) {
+		do_reload(s, &rep);
+	} else {
+		sb_printf(&rep, "error\nunknown request '%.32s'\n", req);
+	}
+	if (rep.len > CTL_MSG_MAX)
+		rep.len = CTL_MSG_MAX;
+	send(c, rep.s, rep.len, MSG_NOSIGNAL);
+out:
+	free(rep.s);
+	close(c);
+}
+
+/* ---- the loop ---- */
+
+/*
+ * One round: wait for a signal, a control request (unless @defer) or a
+ * timer, up to @deadline (0: none), and handle it. With @defer, stop and
+ * reload requests are remembered for later (a reload is in progress).
+ */
+static void loop_once(struct sup *s, int64_t deadline, bool defer)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = s->sigfd, .events = POLLIN },
+		{ .fd = s->ctlfd, .events = POLLIN },
+	};
+	struct signalfd_siginfo si;
+	int timeout = timers(s);
+
+	if (deadline) {
+		int64_t left = deadline - now_ms();
+
+		if (left < 0)
+			left = 0;
+		if (timeout < 0 || left < timeout)
+			timeout = (int)left;
+	}
+	if (poll(pfd, defer || s->ctlfd < 0 ? 1 : 2, timeout) < 0) {
+		if (errno != EINTR)
+			logm(s, "poll: %s", strerror(errno));
+		return;
+	}
+	if (pfd[0].revents & POLLIN) {
+		while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+			switch (si.ssi_signo) {
+			case SIGCHLD:
+				reap(s);
+				break;
+			case SIGTERM:
+			case SIGINT:
+				if (defer)
+					s->pending_stop = (int)si.ssi_signo;
+				else
+					begin_stop(s, (int)si.ssi_signo);
+				break;
+			case SIGHUP:
+				if (defer || s->stopping) {
+					s->pending_reload = !s->stopping;
+				} else {
+					struct sbuf rep = { 0 };
+
+					do_reload(s, &rep);
+					free(rep.s);
+				}
+				break;
+			}
+		}
+	}
+	if (!defer && s->ctlfd >= 0 && (pfd[1].revents & POLLIN))
+		ctl_serve(s);
+	timers(s);
+	reap(s);
+}
+
+static bool wait_gone(struct sup *s, const unsigned long *ids, size_t n,
+		      int64_t deadline)
+{
+	for (;;) {
+		size_t i, left = 0;
+
+		for (i = 0; i < n; i++)
+			left += worker_by_id(s, ids[i]) != NULL;
+		if (!left)
+			return true;
+		if (now_ms() >= deadline)
+			return false;
+		loop_once(s, deadline, true);
+	}
+}
+
+static void run_loop(struct sup *s)
+{
+	for (;;) {
+		if (s->pending_stop && !s->stopping) {
+			begin_stop(s, s->pending_stop);
+			s->pending_stop = 0;
+		}
+		if (s->pending_reload && !s->stopping) {
+			struct sbuf rep = { 0 };
+
+			s->pending_reload = false;
+			do_reload(s, &rep);
+			free(rep.s);
+		}
+		if (s->stopping && !s->nworkers)
+			return;
+		loop_once(s, 0, false);
+	}
+}
+
+/* ---- setup and teardown ---- */
+
+static int setup_runtime(struct sup *s)
+{
+	struct sockaddr_un sun;
+	char buf[32];
+	socklen_t len;
+	int fd, n;
+
+	if (mkdir(s->runtime_dir, 0755) && errno != EEXIST) {
+		p_err("creating the runtime directory %s: %s (see %s)",
+		      s->runtime_dir, strerror(errno), runtime_dir_help());
+		return -1;
+	}
+	s->pid_path = xasprintf("%s/%s.pid", s->runtime_dir, s->name);
+	s->sock_path = xasprintf("%s/%s.sock", s->runtime_dir, s->name);
+	fd = open(s->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		p_err("%s: %s", s->pid_path, strerror(errno));
+		return -1;
+	}
+	/* the lock is the truth: a pid file left by a dead supervisor is
+	 * not locked */
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		n = (int)read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		p_err("a supervisor named '%s' is already running (pid %s, "
+		      "%s); give this one another --name",
+		      s->name, *buf ? buf : "?", s->pid_path);
+		close(fd);
+		return -1;
+	}
+	s->lockfd = fd;
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)s->self);
+	if (ftruncate(fd, 0) || pwrite(fd, buf, (size_t)n, 0) != n) {
+		p_err("%s: %s", s->pid_path, strerror(errno));
+		return -1;
+	}
+	len = sun_fill(&sun, s->sock_path);
+	if (!len) {
+		p_err("the control socket path %s is too long for a Unix "
+		      "socket; use a shorter --runtime-dir or --name",
+		      s->sock_path);
+		return -1;
+	}
+	s->ctlfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			  0);
+	if (s->ctlfd < 0) {
+		p_err("control socket: %s", strerror(errno));
+		return -1;
+	}
+	/* we hold the lock: whatever socket file is there is stale */
+	unlink(s->sock_path);
+	if (bind(s->ctlfd, (struct sockaddr *)&sun, len) ||
+	    chmod(s->sock_path, 0600) || listen(s->ctlfd, 16)) {
+		p_err("control socket %s: %s", s->sock_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void cleanup_runtime(struct sup *s)
+{
+	if (s->ctlfd >= 0) {
+		close(s->ctlfd);
+		unlink(s->sock_path);
+	}
+	if (s->lockfd >= 0) {
+		unlink(s->pid_path);
+		close(s->lockfd);
+	}
+	free(s->pid_path);
+	free(s->sock_path);
+}
+
+static int resolve_user(struct sup *s, const char *user, const char *group)
+{
+	unsigned long v;
+
+	if (user) {
+		struct passwd *pw = getpwnam(user);
+
+		if (!pw && parse_ulong(user, 0, UINT_MAX - 1, &v))
+			pw = getpwuid((uid_t)v);
+		if (!pw) {
+			p_err("run: --user %s: no such user", user);
+			return -1;
+		}
+		s->has_uid = s->has_gid = true;
+		s->uid = pw->pw_uid;
+		s->gid = pw->pw_gid;
+		s->user_name = xstrdup(pw->pw_name);
+		s->user_home = xstrdup(pw->pw_dir);
+		s->user_shell = xstrdup(pw->pw_shell);
+	}
+	if (group) {
+		struct group *gr = getgrnam(group);
+
+		if (gr) {
+			s->gid = gr->gr_gid;
+		} else if (parse_ulong(group, 0, UINT_MAX - 1, &v)) {
+			s->gid = (gid_t)v;
+		} else {
+			p_err("run: --group %s: no such group", group);
+			return -1;
+		}
+		s->has_gid = true;
+	}
+	if ((s->has_uid || s->has_gid) && geteuid() != 0) {
+		p_err("run: --user and --group need root (the supervisor "
+		      "changes the workers' credentials)");
+		return -1;
+	}
+	return 0;
+}
+
+/* Descriptors 0-2 open, so that no socket ever lands there. */
+static void ensure_stdio(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+static const char *default_name(const char *file, const char *service,
+				 char *buf, size_t sz)
+{
+	const char *base = strrchr(file, '/');
+	size_t n;
+
+	if (service)
+		return service;
+	base = base ? base + 1 : file;
+	n = strlen(base);
+	if (n > 5 && !strcmp(base + n - 5, ".conf"))
+		n -= 5;
+	snprintf(buf, sz, "%.*s", (int)n, base);
+	return buf;
+}
+
+static void help_run(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s run [OPTIONS] FILE -- COMMAND [ARGS...]\n"
+		"Create the groups of FILE's services, steer them, and run "
+		"COMMAND as their\n"
+		"workers with systemd socket activation (LISTEN_FDS, "
+		"LISTEN_PID,\n"
+		"LISTEN_FDNAMES = pool names; sockets from fd 3). The "
+		"supervisor keeps every\n"
+		"socket open, restarts workers that exit, forwards SIGTERM "
+		"and SIGINT, and\n"
+		"reloads on SIGHUP or 'sksteer reload NAME'.\n"
+		"\n"
+		"Options:\n"
+		"  -s, --service NAME     only this service\n"
+		"  -b, --backend BACKEND  cbpf, ebpf or auto instead of the "
+		"configuration's\n"
+		"  -w, --workers MODE     per-socket (default): one worker "
+		"per socket;\n"
+		"                         per-service: one worker with all "
+		"of a service's\n"
+		"  -u, --user USER        run the workers as USER, with its "
+		"group and no\n"
+		"                         supplementary groups\n"
+		"  -g, --group GROUP      run the workers with this group\n"
+		"  -n, --name NAME        the name 'sksteer reload' uses "
+		"(default: the service\n"
+		"                         of --service, else FILE without "
+		"directory and .conf)\n"
+		"      --runtime-dir DIR  where NAME.pid and NAME.sock live "
+		"(default\n"
+		"                         %s as root, else "
+		"$XDG_RUNTIME_DIR/sksteer)\n"
+		"      --pin-root DIR     eBPF: pin each group at DIR/SERVICE "
+		"(default\n"
+		"                         %s)\n"
+		"  -t, --stop-timeout SEC how long workers get to exit after "
+		"SIGTERM before\n"
+		"                         SIGKILL (default %d)\n",
+		BIN_NAME, DEFAULT_RUNTIME_DIR, SKSTEER_PIN_ROOT,
+		DEFAULT_STOP_TIMEOUT_MS / 1000);
+	print_common_opts(out);
+}
+
+static int do_run(int argc, char **argv);
+static int do_reload_cmd(int argc, char **argv);
+static void help_reload(FILE *out);
+
+const struct cmd cmd_run = {
+	.name = "run",
+	.func = do_run,
+	.help = help_run,
+	.summary = "own the sockets and run workers with socket activation",
+};
+
+const struct cmd cmd_reload = {
+	.name = "reload",
+	.func = do_reload_cmd,
+	.help = help_reload,
+	.summary = "make a running supervisor re-read its configuration",
+};
+
+static void sup_free(struct sup *s)
+{
+	size_t i;
+
+	while (s->nworkers)
+		worker_free(s, s->workers[0]);
+	free(s->workers);
+	for (i = 0; i < s->nsvcs; i++) {
+		sksteer_group__free(s->svcs[i]->grp);
+		free(s->svcs[i]->name);
+		free(s->svcs[i]);
+	}
+	free(s->svcs);
+	for (i = 0; i < s->ncfgs; i++)
+		sksteer_config__free(s->cfgs[i]);
+	free(s->cfgs);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	if (s->devnull >= 0)
+		close(s->devnull);
+	free(s->name);
+	free(s->runtime_dir);
+	free(s->user_name);
+	free(s->user_home);
+	free(s->user_shell);
+}
+
+static int do_run(int argc, char **argv)
+{
+	enum { OPT_RUNTIME_DIR = 256, OPT_PIN_ROOT };
+	static const struct option opts[] = {
+		COMMON_LONGOPTS,
+		{ "service", required_argument, NULL, 's' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+		{ "pin-root", required_argument, NULL, OPT_PIN_ROOT },
+		{ "stop-timeout", required_argument, NULL, 't' },
+		{ 0 },
+	};
+	struct sup sup = {
+		.sigfd = -1,
+		.ctlfd = -1,
+		.lockfd = -1,
+		.devnull = -1,
+		.pin_root = SKSTEER_PIN_ROOT,
+		.stop_timeout = DEFAULT_STOP_TIMEOUT_MS,
+	}, *s = &sup;
+	const char *user = NULL, *group = NULL, *name = NULL, *rdir = NULL;
+	struct sksteer_service **svcs = NULL;
+	char namebuf[NAME_MAX_LEN + 8], why[512];
+	int c, ret, dd, nargs, nsvc, i;
+	struct sksteer_config *cfg;
+	sigset_t mask;
+
+	/* everything after "--" is the command, options or not */
+	for (dd = 1; dd < argc && strcmp(argv[dd], "--"); dd++)
+		;
+	nargs = dd;
+	cmd_opts_reset();
+	while ((c = getopt_long(nargs, argv, ":" COMMON_SHORTOPTS "s:b:w:u:g:n:t:",
+				opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			s->only_service = optarg;
+			break;
+		case 'b':
+			if (!parse_backend(optarg, &s->backend))
+				return usage_err(&cmd_run,
+						 "run: --backend '%s': expected "
+						 "cbpf, ebpf or auto",
+						 optarg);
+			break;
+		case 'w':
+			if (!strcmp(optarg, "per-socket"))
+				s->per_service = false;
+			else if (!strcmp(optarg, "per-service"))
+				s->per_service = true;
+			else
+				return usage_err(&cmd_run,
+						 "run: --workers '%s': expected "
+						 "per-socket or per-service",
+						 optarg);
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'g':
+			group = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case OPT_RUNTIME_DIR:
+			rdir = optarg;
+			break;
+		case OPT_PIN_ROOT:
+			s->pin_root = optarg;
+			break;
+		case 't':
+			if (!parse_seconds(optarg, &s->stop_timeout))
+				return usage_err(&cmd_run,
+						 "run: --stop-timeout '%s': "
+						 "expected seconds, more than "
+						 "0 and at most 3600",
+						 optarg);
+			break;
+		default:
+			if (common_opt(c, argv, &cmd_run, &ret))
+				return ret;
+		}
+	}
+	if (optind >= nargs)
+		return usage_err(&cmd_run, "run: no configuration FILE given");
+	if (optind + 1 < nargs)
+		return usage_err(&cmd_run,
+				 "run: one configuration FILE, then '--' and "
+				 "the command ('%s' is extra)",
+				 argv[optind + 1]);
+	s->file = argv[optind];
+	if (dd >= argc || dd + 1 >= argc)
+		return usage_err(&cmd_run,
+				 "run: no worker command: give it after '--' "
+				 "(sksteer run FILE -- COMMAND ARGS...)");
+	s->cmd = argv + dd + 1;
+	name = name ? name : default_name(s->file, s->only_service, namebuf,
+					  sizeof(namebuf));
+	if (!valid_name(name))
+		return usage_err(&cmd_run,
+				 "run: the name '%s' is not usable: 1-%d "
+				 "letters, digits, '_', '-' or '.', not "
+				 "starting with '.' or '-' (give one with "
+				 "--name)",
+				 name, NAME_MAX_LEN);
+	s->name = xstrdup(name);
+	s->runtime_dir = runtime_dir(rdir);
+	if (!s->runtime_dir) {
+		free(s->name);
+		return usage_err(&cmd_run,
+				 "run: no runtime directory: give one with %s",
+				 runtime_dir_help());
+	}
+	s->self = getpid();
+	ensure_stdio();
+
+	ret = 1;
+	if (resolve_user(s, user, group))
+		goto out;
+	/* signals are read from a signalfd in the loop, nowhere else */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL)) {
+		p_err("run: sigprocmask: %s", strerror(errno));
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	s->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (s->sigfd < 0 || s->devnull < 0) {
+		p_err("run: %s: %s", s->sigfd < 0 ? "signalfd" : "/dev/null",
+		      strerror(errno));
+		goto out;
+	}
+	/* leftovers of the workers become our children, and are reaped */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1)) {
+		p_err("run: PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+		goto out;
+	}
+
+	cfg = load_config(s->file);
+	if (!cfg)
+		goto out;
+	cfg_add(s, cfg);
+	nsvc = select_services(cfg, s->file, s->only_service, &svcs);
+	if (nsvc < 0)
+		goto out;
+	if (!nsvc) {
+		p_err("%s has no service", s->file);
+		goto out;
+	}
+	for (i = 0; i < nsvc; i++) {
+		if (port_taken(svcs[i], why, sizeof(why))) {
+			p_err("service '%s': %s", sksteer_service__name(svcs[i]),
+			      why);
+			goto out;
+		}
+	}
+	if (setup_runtime(s))
+		goto out;
+	for (i = 0; i < nsvc; i++) {
+		struct svc_ent *e = xcalloc(1, sizeof(*e));
+
+		e->name = xstrdup(sksteer_service__name(svcs[i]));
+		e->cfg = cfg;
+		e->svc = svcs[i];
+		e->grp = group_create(s, svcs[i]);
+		if (!e->grp) {
+			p_err("service '%s': %s", e->name, strerror(errno));
+			free(e->name);
+			free(e);
+			goto out;
+		}
+		s->svcs = xrealloc(s->svcs, s->nsvcs + 1, sizeof(*s->svcs));
+		s->svcs[s->nsvcs++] = e;
+	}
+	/* the first start of every worker must succeed */
+	for (i = 0; i < (int)s->nsvcs; i++) {
+		struct svc_ent *e = s->svcs[i];
+		struct wsock *ws;
+		unsigned int n, k;
+
+		if (group_socks(e->grp, &ws, &n)) {
+			p_err("service '%s': cannot list its sockets", e->name);
+			goto stop;
+		}
+		for (k = 0; k < (s->per_service ? 1 : n); k++) {
+			struct worker *w;
+
+			if (s->per_service) {
+				w = worker_new(s, e, ws, n);
+			} else {
+				struct wsock *one = xcalloc(1, sizeof(*one));
+
+				*one = ws[k];
+				w = worker_new(s, e, one, 1);
+			}
+			if (worker_start(s, w)) {
+				if (!s->per_service) {
+					for (k++; k < n; k++)
+						free(ws[k].pool);
+					free(ws);
+				}
+				p_err("run: a worker could not be started (see "
+				      "above); stopping");
+				goto stop;
+			}
+		}
+		if (!s->per_service)
+			free(ws);
+	}
+	s->started = true;
+	{
+		unsigned int nsock = 0;
+
+		for (i = 0; i < (int)s->nsvcs; i++)
+			nsock += sksteer_group__socket_cnt(s->svcs[i]->grp);
+		logm(s,
+		     "%u socket%s of %zu service%s, %zu worker%s; pid %d; "
+		     "reload with 'sksteer reload %s'%s%s",
+		     nsock, nsock == 1 ? "" : "s", s->nsvcs,
+		     s->nsvcs == 1 ? "" : "s", s->nworkers,
+		     s->nworkers == 1 ? "" : "s", (int)s->self, s->name,
+		     rdir ? " --runtime-dir " : "", rdir ? rdir : "");
+		sd_notifyf("READY=1\nMAINPID=%d\nSTATUS=%u sockets, %zu "
+			   "workers",
+			   (int)s->self, nsock, s->nworkers);
+	}
+	run_loop(s);
+	goto done;
+
+stop:
+	begin_stop(s, SIGTERM);
+	run_loop(s);
+done:
+	sweep_descendants(s);
+	if (s->started) {
+		ret = s->killed ? 1 : 0;
+		if (s->killed)
+			logm(s, "stopped; some workers had to be killed");
+		else
+			logm(s, "stopped");
+	}
+	if (json_output && s->started) {
+		jw_start_object(json_wtr);
+		jw_string_field(json_wtr, "name", s->name);
+		jw_string_field(json_wtr, "stopped_by",
+				s->stop_sig ? sigabbrev_np(s->stop_sig) : "");
+		jw_uint_field(json_wtr, "restarts", s->restarts);
+		jw_bool_field(json_wtr, "killed", s->killed);
+		jw_end_object(json_wtr);
+	}
+	if (ret && s->started)
+		p_err("run: workers had to be killed with SIGKILL");
+out:
+	cleanup_runtime(s);
+	free(svcs);
+	sup_free(s);
+	return ret;
+}
+
+/* ---- sksteer reload ---- */
+
+static void help_reload(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s reload [OPTIONS] NAME\n"
+		"Make the supervisor NAME ('sksteer run --name') re-read its "
+		"configuration\n"
+		"and prefix files and swap the rules, and wait for the "
+		"result. A configuration\n"
+		"that does not parse, compile or apply changes nothing and "
+		"is reported here.\n"
+		"\n"
+		"Options:\n"
+		"      --runtime-dir DIR  as given to 'sksteer run' (default "
+		"%s as\n"
+		"                         root, else "
+		"$XDG_RUNTIME_DIR/sksteer)\n"
+		"  -t, --timeout SEC      how long to wait for the result "
+		"(default %d)\n",
+		BIN_NAME, DEFAULT_RUNTIME_DIR, DEFAULT_RELOAD_TIMEOUT);
+	print_common_opts(out);
+}
+
+static int do_reload_cmd(int argc, char **argv)
+{
+	enum { OPT_RUNTIME_DIR = 256 };
+	static const struct option opts[] = {
+		COMMON_LONGOPTS,
+		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+		{ "timeout", required_argument, NULL, 't' },
+		{ 0 },
+	};
+	int64_t timeout = DEFAULT_RELOAD_TIMEOUT * 1000;
+	const char *rdir = NULL, *name;
+	char *dir = NULL, *path = NULL, *buf = NULL, *reason, *rest;
+	struct sockaddr_un sun;
+	struct pollfd pfd;
+	socklen_t len;
+	int c, ret, fd = -1;
+	ssize_t n;
+	bool ok;
+
+	cmd_opts_reset();
+	while ((c = getopt_long(argc, argv, ":" COMMON_SHORTOPTS "t:", opts,
+				NULL)) != -1) {
+		switch (c) {
+		case OPT_RUNTIME_DIR:
+			rdir = optarg;
+			break;
+		case 't':
+			if (!parse_seconds(optarg, &timeout))
+				return usage_err(&cmd_reload,
+						 "reload: --timeout '%s': "
+						 "expected seconds, more than "
+						 "0 and at most 3600",
+						 optarg);
+			break;
+		default:
+			if (common_opt(c, argv, &cmd_reload, &ret))
+				return ret;
+		}
+	}
+	if (optind >= argc)
+		return usage_err(&cmd_reload,
+				 "reload: which supervisor? give its NAME");
+	if (optind + 1 < argc)
+		return usage_err(&cmd_reload,
+				 "reload: one NAME ('%s' is extra)",
+				 argv[optind + 1]);
+	name = argv[optind];
+	if (!valid_name(name))
+		return usage_err(&cmd_reload, "reload: '%s' is not a name",
+				 name);
+	dir = runtime_dir(rdir);
+	if (!dir)
+		return usage_err(&cmd_reload,
+				 "reload: no runtime directory: give one "
+				 "with %s",
+				 runtime_dir_help());
+	ret = 1;
+	path = xasprintf("%s/%s.sock", dir, name);
+	len = sun_fill(&sun, path);
+	if (!len) {
+		p_err("reload: %s is too long for a Unix socket", path);
+		goto out;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, len)) {
+		if (errno == ENOENT)
+			p_err("reload: no supervisor '%s' is running (no %s; "
+			      "is the --runtime-dir the one 'sksteer run' "
+			      "was given?)",
+			      name, path);
+		else if (errno == ECONNREFUSED)
+			p_err("reload: the supervisor '%s' is not running "
+			      "(%s is left from one that died)",
+			      name, path);
+		else
+			p_err("reload: %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (send(fd, "reload", 6, MSG_NOSIGNAL) != 6) {
+		p_err("reload: sending the request to %s: %s", path,
+		      strerror(errno));
+		goto out;
+	}
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	c = poll(&pfd, 1, (int)timeout);
+	if (c <= 0) {
+		p_err("reload: no answer from '%s' within %.0f s (it may still "
+		      "be reloading: see its log)",
+		      name, (double)timeout / 1000);
+		goto out;
+	}
+	buf = xcalloc(CTL_MSG_MAX + 1, 1);
+	n = recv(fd, buf, CTL_MSG_MAX, 0);
+	if (n <= 0) {
+		p_err("reload: '%s' closed the connection without an answer%s",
+		      name, n < 0 ? strerror(errno) : "");
+		goto out;
+	}
+	buf[n] = '\0';
+	/* "ok|error\nREASON\nMORE..." */
+	ok = !strncmp(buf, "ok\n", 3);
+	reason = strchr(buf, '\n');
+	reason = reason ? reason + 1 : buf + n;
+	rest = strchr(reason, '\n');
+	if (rest)
+		*rest++ = '\0';
+	else
+		rest = reason + strlen(reason);
+	if (json_output) {
+		jw_start_object(json_wtr);
+		jw_string_field(json_wtr, "name", name);
+		jw_bool_field(json_wtr, "ok", ok);
+		jw_string_field(json_wtr, ok ? "result" : "error", reason);
+		jw_name(json_wtr, "details");
+		jw_start_array(json_wtr);
+		for (char *line = strtok(rest, "\n"); line;
+		     line = strtok(NULL, "\n"))
+			jw_string(json_wtr, line);
+		jw_end_array(json_wtr);
+		jw_end_object(json_wtr);
+		json_report = true;
+	} else if (ok) {
+		printf("%s: %s\n%s", name, reason, rest);
+	} else {
+		fputs(rest, stderr);
+	}
+	if (!ok)
+		p_err("reload of '%s' failed, its running rules are unchanged: "
+		      "%s",
+		      name, reason);
+	ret = ok ? 0 : 1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(path);
+	free(dir);
+	return ret;
+}
