@@ -600,12 +600,24 @@ sksteer_group__create(const struct sksteer_service *svc,
 	if (err)
 		goto err_out;
 	pin = OPTS_GET(opts, pin_path, NULL);
-	if (pin) {
+	if (pin && grp->ops->kind == SKSTEER_BACKEND_EBPF) {
 		grp->pin_path = strdup(pin);
 		if (!grp->pin_path) {
 			err = -ENOMEM;
 			goto err_free_group;
 		}
+		/* before any socket: a second group of a running service
+		 * would join its reuseport group and take over its steering */
+		err = sk_group_ebpf_claim(grp);
+		if (err) {
+			free(grp->pin_path);
+			grp->pin_path = NULL;
+			goto err_free_group;
+		}
+	} else if (pin) {
+		sk_debug("service '%s': classic BPF has no counters: nothing "
+			 "to pin under %s\n",
+			 svc->name, pin);
 	}
 	if (OPTS_GET(opts, empty, false))
 		return grp;

@@ -304,7 +304,8 @@ static int pin_one(int fd, const char *dir, const char *name)
 	return 0;
 }
 
-static int write_meta(struct sksteer_group *grp, struct ebpf_state *st)
+static int write_meta(struct sksteer_group *grp, struct ebpf_state *st,
+		      const struct sk_gsock *leaving)
 {
 	const struct sksteer_service *svc = grp->svc;
 	struct sk_meta *m;
@@ -339,7 +340,8 @@ static int write_meta(struct sksteer_group *grp, struct ebpf_state *st)
 		snprintf(m->pool_names[i], SK_META_NAME, "%s",
 			 svc->pools[i].name);
 		for (j = 0; j < grp->pools[i].filled; j++)
-			m->pool_sockets[i] += grp->pools[i].socks[j]->fd >= 0;
+			m->pool_sockets[i] += grp->pools[i].socks[j]->fd >= 0 &&
+					      grp->pools[i].socks[j] != leaving;
 	}
 	for (i = 0; i < svc->nrules && i < SKS_MAX_RULES; i++) {
 		size_t n = strlen(svc->rules[i].text) + 1;
@@ -355,19 +357,16 @@ static int write_meta(struct sksteer_group *grp, struct ebpf_state *st)
 	return err;
 }
 
-/* Publish the current generation's counters and description. */
-static void pin_update(struct sksteer_group *grp, struct ebpf_state *st)
+/* Publish the current generation's counters and description (the
+ * directory was claimed when the group was created). */
+static void pin_update(struct sksteer_group *grp, struct ebpf_state *st,
+		       const struct sk_gsock *leaving)
 {
 	int err;
 
 	if (!grp->pin_path)
 		return;
-	if (!st->pinned) {
-		err = pin_claim(grp);
-		if (err)
-			return;
-	}
-	err = write_meta(grp, st);
+	err = write_meta(grp, st, leaving);
 	if (!err && !st->pinned)
 		err = pin_one(st->meta_fd, grp->pin_path, "meta");
 	if (!err && !st->pinned)
@@ -445,7 +444,7 @@ static int install(struct sksteer_group *grp, const struct sk_gsock *leaving)
 	free(st->counters_sig);
 	st->counters_sig = sig;
 	st->generation++;
-	pin_update(grp, st);
+	pin_update(grp, st, leaving);
 	sk_debug("service '%s': eBPF generation %llu attached (%zu bytes of "
 		 "tables, %u sockets)\n",
 		 grp->svc->name, (unsigned long long)st->generation,
@@ -484,13 +483,14 @@ static void ebpf_detach(struct sksteer_group *grp)
 	struct ebpf_state *st = grp->priv;
 	int fd = sk_group_any_fd(grp), unused = 0;
 
+	/* the directory was claimed at creation, also when nothing got
+	 * pinned in it */
+	unpin(grp);
 	if (!st)
 		return;
 	if (fd >= 0 && st->gen)
 		setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused,
 			   sizeof(unused));
-	if (st->pinned)
-		unpin(grp);
 	sk_ebpf_free(st->gen);
 	if (st->meta_fd >= 0)
 		close(st->meta_fd);
@@ -499,6 +499,11 @@ static void ebpf_detach(struct sksteer_group *grp)
 	free(st->counters_sig);
 	free(st);
 	grp->priv = NULL;
+}
+
+int sk_group_ebpf_claim(struct sksteer_group *grp)
+{
+	return grp->pin_path ? pin_claim(grp) : 0;
 }
 
 int sk_group_ebpf_prog_fd(const struct sksteer_group *grp)

@@ -201,7 +201,10 @@ static int list_groups(const char *root, char ***out)
 	while ((de = readdir(d))) {
 		char **nn;
 
-		if (de->d_name[0] == '.')
+		/* groups are directories (a bpffs root also holds files such
+		 * as maps.debug) */
+		if (de->d_name[0] == '.' ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 			continue;
 		nn = realloc(names, (size_t)(n + 1) * sizeof(*names));
 		if (!nn || !(nn[n] = strdup(de->d_name))) {

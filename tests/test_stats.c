@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Counters of a running eBPF group: per rule, per pool, default, drop and
+ * fallback counts after known traffic; what it pins (owner-only) and how
+ * that is cleaned up, also after a crash; `sksteer stats` in text, JSON
+ * and Prometheus form. Each test mounts a bpffs of its own in a private
+ * mount namespace, so nothing touches /sys/fs/bpf.
+ */
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "steer_util.h"
+
+static char root[64];
+
+static void private_bpffs(void)
+{
+	char why[256];
+
+	if (sksteer_probe_ebpf(why, sizeof(why)))
+		tl_skip("eBPF backend unavailable here: %s", why);
+	tl_enter_netns();
+	ASSERT(!unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS): %s",
+	       strerror(errno));
+	ASSERT(!mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL),
+	       "making mounts private: %s", strerror(errno));
+	snprintf(root, sizeof(root), "/tmp/sksteer-bpffs-%d", getpid());
+	ASSERT(!mkdir(root, 0700) || errno == EEXIST, "mkdir %s", root);
+	ASSERT(!mount("bpf", root, "bpf", 0, NULL), "mount bpffs: %s",
+	       strerror(errno));
+}
+
+static void private_bpffs_done(void)
+{
+	umount(root);
+	rmdir(root);
+}
+
+static const char *const conf =
+	"service web {\n  listen udp 127.0.0.1:0\n  backend ebpf\n"
+	"  pool a 2\n  pool b 1 { fallback pool a }\n  pool c 1\n"
+	"  rule from 127.0.0.2 pool a\n"
+	"  rule from 127.0.0.3 pool b\n"
+	"  rule from 127.0.0.4 drop\n"
+	"  default pool c\n}\n";
+
+static struct sksteer_group *start(struct su_group *g, const char *pin)
+{
+	SKSTEER_OPTS(sksteer_group_opts, opts, .pin_path = pin);
+
+	su_parse(g, conf);
+	g->grp = sksteer_group__create(g->svc, &opts);
+	ASSERT(g->grp, "create: %s", tl_messages());
+	su_ready(g);
+	return g->grp;
+}
+
+TEST(counters)
+{
+	struct sksteer_stats *st;
+	struct su_group g;
+	char pin[128], path[192];
+	struct stat sb;
+	int i;
+
+	private_bpffs();
+	snprintf(pin, sizeof(pin), "%s/web", root);
+	start(&g, pin);
+	for (i = 0; i < 10; i++)
+		CHECK_FLOW(&g, "127.0.0.2", "127.0.0.1", "a");
+	for (i = 0; i < 5; i++)
+		CHECK_FLOW(&g, "127.0.0.3", "127.0.0.1", "b");
+	for (i = 0; i < 3; i++)
+		CHECK_REFUSED(&g, "127.0.0.4", "127.0.0.1");
+	for (i = 0; i < 7; i++)
+		CHECK_FLOW(&g, "127.0.0.9", "127.0.0.1", "c");
+	/* pool b empties: its fallback, pool a, takes its traffic */
+	ASSERT(!sksteer_group__close_socket(g.grp, "b", 0), "close b[0]: %s",
+	       tl_messages());
+	su_refresh(&g);
+	for (i = 0; i < 4; i++)
+		CHECK_FLOW(&g, "127.0.0.3", "127.0.0.1", "a");
+
+	/* owner only */
+	ASSERT(!stat(pin, &sb), "stat %s: %s", pin, strerror(errno));
+	CHECK((sb.st_mode & 0777) == 0700, "%s has mode %o", pin,
+	      sb.st_mode & 0777);
+	snprintf(path, sizeof(path), "%s/counters", pin);
+	CHECK(!stat(path, &sb) && (sb.st_mode & 0777) == 0600,
+	      "%s mode %o", path, sb.st_mode & 0777);
+
+	st = sksteer_stats__read(pin);
+	ASSERT(st, "stats: %s", strerror(errno));
+	CHECK(!strcmp(sksteer_stats__service(st), "web"), "service %s",
+	      sksteer_stats__service(st));
+	CHECK(sksteer_stats__pid(st) == getpid(), "pid %d",
+	      sksteer_stats__pid(st));
+	CHECK(sksteer_stats__counter(st, SKSTEER_CNT_PACKETS) == 29,
+	      "packets %llu",
+	      (unsigned long long)sksteer_stats__counter(st,
+							  SKSTEER_CNT_PACKETS));
+	CHECK(sksteer_stats__rule_cnt(st) == 3, "rules");
+	CHECK(sksteer_stats__rule_hits(st, 0) == 10 &&
+		      sksteer_stats__rule_hits(st, 1) == 9 &&
+		      sksteer_stats__rule_hits(st, 2) == 3,
+	      "rule hits %llu %llu %llu",
+	      (unsigned long long)sksteer_stats__rule_hits(st, 0),
+	      (unsigned long long)sksteer_stats__rule_hits(st, 1),
+	      (unsigned long long)sksteer_stats__rule_hits(st, 2));
+	CHECK(strstr(sksteer_stats__rule_text(st, 1), "from 127.0.0.3 pool b"),
+	      "rule text '%s'", sksteer_stats__rule_text(st, 1));
+	CHECK(sksteer_stats__counter(st, SKSTEER_CNT_DEFAULT) == 7, "default");
+	CHECK(sksteer_stats__counter(st, SKSTEER_CNT_DROP) == 3, "drop %llu",
+	      (unsigned long long)sksteer_stats__counter(st,
+							  SKSTEER_CNT_DROP));
+	CHECK(sksteer_stats__pool_cnt(st) == 3 &&
+		      !strcmp(sksteer_stats__pool_name(st, 1), "b"),
+	      "pools");
+	CHECK(sksteer_stats__pool_hits(st, 0) == 14 &&
+		      sksteer_stats__pool_hits(st, 1) == 5 &&
+		      sksteer_stats__pool_hits(st, 2) == 7,
+	      "pool hits %llu %llu %llu",
+	      (unsigned long long)sksteer_stats__pool_hits(st, 0),
+	      (unsigned long long)sksteer_stats__pool_hits(st, 1),
+	      (unsigned long long)sksteer_stats__pool_hits(st, 2));
+	CHECK(sksteer_stats__pool_sockets(st, 0) == 2 &&
+		      sksteer_stats__pool_sockets(st, 1) == 0,
+	      "pool sockets");
+	sksteer_stats__free(st);
+
+	su_free(&g);
+	/* the group removed what it pinned */
+	CHECK(stat(pin, &sb) && errno == ENOENT, "%s is still there", pin);
+	CHECK(!sksteer_stats__read(pin) && errno == ENOENT,
+	      "stats of a freed group");
+	private_bpffs_done();
+}
+
+/* A process that dies leaves its pins; they are reported stale and the
+ * next group of that name takes over. */
+TEST(stale)
+{
+	struct su_group g;
+	char pin[128];
+	pid_t pid;
+	int status, p[2];
+
+	private_bpffs();
+	snprintf(pin, sizeof(pin), "%s/web", root);
+	ASSERT(!pipe(p), "pipe");
+	pid = fork();
+	if (pid == 0) {
+		struct su_group cg;
+
+		start(&cg, pin);
+		ASSERT(write(p[1], "r", 1) == 1, "write");
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	ASSERT(read(p[0], &status, 1) == 1, "child did not start");
+	/* a second group of the same name while the first runs: refused */
+	tl_messages_reset();
+	{
+		SKSTEER_OPTS(sksteer_group_opts, opts, .pin_path = pin);
+
+		su_parse(&g, conf);
+		g.grp = sksteer_group__create(g.svc, &opts);
+		CHECK(!g.grp && errno == EBUSY &&
+			      strstr(tl_messages(), "already running"),
+		      "a second group on a live pin: %p %s", (void *)g.grp,
+		      tl_messages());
+		sksteer_config__free(g.cfg);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	CHECK(!sksteer_stats__read(pin) && errno == ESRCH,
+	      "the pins of a dead process are not reported stale");
+	start(&g, pin);
+	{
+		struct sksteer_stats *st = sksteer_stats__read(pin);
+
+		CHECK(st && sksteer_stats__pid(st) == getpid(),
+		      "the new group did not take over the pins");
+		sksteer_stats__free(st);
+	}
+	su_free(&g);
+	private_bpffs_done();
+}
+
+/* The command-line view of the same counters. */
+TEST(cli)
+{
+	struct su_group g;
+	char pin[128], cmd[512], out[8192];
+	FILE *f;
+	size_t n;
+	int i;
+
+	private_bpffs();
+	snprintf(pin, sizeof(pin), "%s/web", root);
+	start(&g, pin);
+	for (i = 0; i < 4; i++)
+		CHECK_FLOW(&g, "127.0.0.2", "127.0.0.1", "a");
+	snprintf(cmd, sizeof(cmd),
+		 "../tools/sksteer stats --pin-root %s --format prometheus",
+		 root);
+	f = popen(cmd, "r");
+	ASSERT(f, "popen");
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	CHECK(!pclose(f), "sksteer stats failed: %s", out);
+	CHECK(strstr(out, "sksteer_rule_hits_total{service=\"web\",rule=\"1\","
+			  "text=\"rule from 127.0.0.2 pool a\"} 4"),
+	      "prometheus output: %s", out);
+	CHECK(strstr(out, "sksteer_pool_hits_total{service=\"web\",pool=\"a\"} 4"),
+	      "prometheus output: %s", out);
+	CHECK(strstr(out, "# TYPE sksteer_pool_sockets gauge"),
+	      "prometheus output: %s", out);
+	snprintf(cmd, sizeof(cmd), "../tools/sksteer -j stats --pin-root %s web",
+		 root);
+	f = popen(cmd, "r");
+	ASSERT(f, "popen");
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	CHECK(!pclose(f), "sksteer -j stats failed: %s", out);
+	CHECK(out[0] == '[' && strstr(out, "\"service\":\"web\"") &&
+		      strstr(out, "\"packets\":4"),
+	      "json output: %s", out);
+	snprintf(cmd, sizeof(cmd),
+		 "../tools/sksteer stats --pin-root %s nosuch 2>&1", root);
+	f = popen(cmd, "r");
+	ASSERT(f, "popen");
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	CHECK(pclose(f) && strstr(out, "no running group 'nosuch'"),
+	      "an unknown service: %s", out);
+	su_free(&g);
+	private_bpffs_done();
+}
