@@ -30,6 +30,7 @@ const volatile __u32 cfg_recv4 = 1;
 const volatile __u32 cfg_recv6;
 const volatile __u32 cfg_max_cands = 1; /* payload rules + 1 */
 const volatile __u32 cfg_tree_base[SKS_NTREES];
+const volatile __u32 cfg_tree_flat[SKS_NTREES];
 const volatile __u32 cfg_cls_base[SKS_NTREES + 1]; /* last: source port */
 const volatile __u64 cfg_base_mask[SKS_NFAMS][SKS_WORDS];
 const volatile __u64 cfg_test_mask[SKS_WORDS];
@@ -44,6 +45,7 @@ const volatile struct sks_target cfg_default;
 		__type(value, vtype);                                        \
 	} name SEC(".maps")
 
+ARRAY_MAP(idx, __u32);
 ARRAY_MAP(buckets, struct sks_bucket);
 ARRAY_MAP(bounds4, struct sks_bound4);
 ARRAY_MAP(bounds6, struct sks_bound6);
@@ -103,32 +105,36 @@ static __always_inline void count(struct sks_counters *c, __u32 i)
 		c->c[i]++;
 }
 
-static __always_inline __u32 bucket_class4(__u32 tree, __u32 a)
+/* 1 when key <= a, without a branch: the sign of a - key in 64 bits (a
+ * mispredicted branch per step costs more than this, and keys are
+ * random) */
+static __always_inline __u32 le32(__u32 key, __u32 a)
 {
-	__u32 idx = cfg_tree_base[tree] + (a >> 16), lo, n, cls, i;
-	struct sks_bucket *b;
-	struct sks_bound4 *e;
+	return 1 - (__u32)(((__u64)a - (__u64)key) >> 63);
+}
 
-	b = bpf_map_lookup_elem(&buckets, &idx);
-	if (!b)
-		return 0;
+/* The class of @a in an IPv4 bucket: the last boundary at or below it. */
+static __always_inline __u32 search4(const struct sks_bucket *b, __u32 a)
+{
+	__u32 cls = b->cls, lo, n, i;
+
+	if (b->count <= SKS_INLINE4) {
+		/* in the bucket's own cache line; padding never matches */
 #pragma unroll
-	for (i = 0; i < SKS_MAX_DEPTH4; i++) {
-		if (!(b->flags & SKS_BUCKET_TABLE))
-			break;
-		idx = b->first + ((a >> (8 - 8 * i)) & 0xff);
-		b = bpf_map_lookup_elem(&buckets, &idx);
-		if (!b)
-			return 0;
+		for (i = 0; i < SKS_INLINE4; i++) {
+			__u32 le = le32(b->in[i].key, a);
+
+			cls += le * (b->in[i].cls - cls);
+		}
+		return cls;
 	}
-	/* Branch-free binary search: a mispredicted branch per step costs
-	 * more than the arithmetic, and the keys are random. Invariant: the
-	 * answer is the last of n boundaries from lo with key <= a. */
-	cls = b->cls;
+	/* branch-free binary search; invariant: the answer is the last of
+	 * n boundaries from lo with key <= a */
 	lo = b->first;
 	n = b->count;
 #pragma clang loop unroll(disable)
 	for (i = 0; i < SKS_SEARCH_STEPS; i++) {
+		struct sks_bound4 *e;
 		__u32 half, mid, le;
 
 		if (!n)
@@ -138,8 +144,7 @@ static __always_inline __u32 bucket_class4(__u32 tree, __u32 a)
 		e = bpf_map_lookup_elem(&bounds4, &mid);
 		if (!e)
 			break;
-		/* 1 when e->key <= a: the sign of a - key in 64 bits */
-		le = 1 - (__u32)(((__u64)a - (__u64)e->key) >> 63);
+		le = le32(e->key, a);
 		cls += le * (e->cls - cls);
 		lo += le * (half + 1);
 		n = half - le * (half + 1 - (n - half));
@@ -147,38 +152,45 @@ static __always_inline __u32 bucket_class4(__u32 tree, __u32 a)
 	return cls;
 }
 
-static __always_inline __u32 bucket_class6(__u32 tree, const __u32 *a)
+static __always_inline __u32 class4(__u32 tree, __u32 a)
 {
-	__u64 ahi = ((__u64)a[0] << 32) | a[1], alo = ((__u64)a[2] << 32) | a[3];
-	__u32 idx = cfg_tree_base[tree] + (a[0] >> 16), lo, hi, cls, i;
 	struct sks_bucket *b;
-	struct sks_bound6 *e;
+	__u32 i, k, *e;
 
-	b = bpf_map_lookup_elem(&buckets, &idx);
-	if (!b)
-		return 0;
-#pragma clang loop unroll(disable)
-	for (i = 0; i < SKS_MAX_DEPTH6; i++) {
-		/* bits 16 + 8i .. 23 + 8i of the address */
-		__u32 bit = 16 + 8 * i;
-		__u64 w = bit < 64 ? ahi : alo;
-		__u32 sh = 56 - (bit & 63);
-
-		if (!(b->flags & SKS_BUCKET_TABLE))
-			break;
-		idx = b->first + (__u32)((w >> sh) & 0xff);
-		b = bpf_map_lookup_elem(&buckets, &idx);
+	if (cfg_tree_flat[tree]) {
+		k = cfg_tree_base[tree];
+		b = bpf_map_lookup_elem(&buckets, &k);
+		return b ? search4(b, a) : 0;
+	}
+	k = cfg_tree_base[tree] + (a >> 16);
+	e = bpf_map_lookup_elem(&idx, &k);
+	for (i = 0; i < SKS_MAX_DEPTH4; i++) {
+		if (!e)
+			return 0;
+		if (!(*e & SKS_IDX_BUCKET))
+			return *e; /* a uniform block: the class */
+		k = *e & ~SKS_IDX_BUCKET;
+		b = bpf_map_lookup_elem(&buckets, &k);
 		if (!b)
 			return 0;
+		if (!(b->flags & SKS_BUCKET_TABLE))
+			return search4(b, a);
+		k = b->first + ((a >> (8 - 8 * i)) & 0xff);
+		e = bpf_map_lookup_elem(&idx, &k);
 	}
-	cls = b->cls;
-	lo = b->first;
-	hi = b->first + b->count;
+	return 0; /* the builder stops splitting at 256 addresses */
+}
+
+static __always_inline __u32 search6(const struct sks_bucket *b, __u64 ahi,
+				     __u64 alo)
+{
+	__u32 cls = b->cls, lo = b->first, hi = b->first + b->count, i;
+
 #pragma clang loop unroll(disable)
 	for (i = 0; i < SKS_SEARCH_STEPS && lo < hi; i++) {
 		__u32 mid = lo + (hi - lo) / 2;
+		struct sks_bound6 *e = bpf_map_lookup_elem(&bounds6, &mid);
 
-		e = bpf_map_lookup_elem(&bounds6, &mid);
 		if (!e)
 			break;
 		if (e->hi < ahi || (e->hi == ahi && e->lo <= alo)) {
@@ -189,6 +201,42 @@ static __always_inline __u32 bucket_class6(__u32 tree, const __u32 *a)
 		}
 	}
 	return cls;
+}
+
+static __always_inline __u32 class6(__u32 tree, const __u32 *a)
+{
+	__u64 ahi = ((__u64)a[0] << 32) | a[1], alo = ((__u64)a[2] << 32) | a[3];
+	struct sks_bucket *b;
+	__u32 i, k, *e;
+
+	if (cfg_tree_flat[tree]) {
+		k = cfg_tree_base[tree];
+		b = bpf_map_lookup_elem(&buckets, &k);
+		return b ? search6(b, ahi, alo) : 0;
+	}
+	k = cfg_tree_base[tree] + (a[0] >> 16);
+	e = bpf_map_lookup_elem(&idx, &k);
+#pragma clang loop unroll(disable)
+	for (i = 0; i < SKS_MAX_DEPTH6; i++) {
+		/* bits 16 + 8i .. 23 + 8i of the address */
+		__u32 bit = 16 + 8 * i;
+		__u64 w = bit < 64 ? ahi : alo;
+		__u32 sh = 56 - (bit & 63);
+
+		if (!e)
+			return 0;
+		if (!(*e & SKS_IDX_BUCKET))
+			return *e;
+		k = *e & ~SKS_IDX_BUCKET;
+		b = bpf_map_lookup_elem(&buckets, &k);
+		if (!b)
+			return 0;
+		if (!(b->flags & SKS_BUCKET_TABLE))
+			return search6(b, ahi, alo);
+		k = b->first + (__u32)((w >> sh) & 0xff);
+		e = bpf_map_lookup_elem(&idx, &k);
+	}
+	return 0;
 }
 
 /* mask &= the rule bitmap of class @cls of table @which */
@@ -569,15 +617,15 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 
 		if (cfg_flags & SKS_F_FROM) {
 			__u32 tree = t4 ? SKS_TREE_SRC4 : SKS_TREE_SRC6;
-			__u32 cls = t4 ? bucket_class4(tree, p.src[0]) :
-					 bucket_class6(tree, p.src);
+			__u32 cls = t4 ? class4(tree, p.src[0]) :
+					 class6(tree, p.src);
 
 			and_class(cc.mask, tree, cls);
 		}
 		if (cfg_flags & SKS_F_TO) {
 			__u32 tree = t4 ? SKS_TREE_DST4 : SKS_TREE_DST6;
-			__u32 cls = t4 ? bucket_class4(tree, p.dst[0]) :
-					 bucket_class6(tree, p.dst);
+			__u32 cls = t4 ? class4(tree, p.dst[0]) :
+					 class6(tree, p.dst);
 
 			and_class(cc.mask, tree, cls);
 		}

@@ -10,12 +10,14 @@
  * Address classification. For each direction (source, destination) and IP
  * version, the address space is cut into classes: addresses with the same
  * class are in exactly the same sets of the rules. A lookup is
- *   bucket = buckets[tree base + top 16 bits]          (direct index)
- *   while the bucket is a table: bucket = buckets[table + next 8 bits]
- *   class = binary search of the bucket's sorted boundaries
- * Buckets whose lists would be long are split into 256-way tables at build
- * time, so a search touches a few cache lines whatever the number of
- * prefixes.
+ *   e = index[tree base + top 16 bits]                (direct index, u32)
+ *   while e names a bucket that is a table: e = index[table + next 8 bits]
+ *   class = e itself, or the search of the bucket's sorted boundaries
+ * Most /16 blocks are uniform (e is the class: one 4-byte read from a
+ * 256 KiB table per tree); a bucket carries up to SKS_INLINE4 IPv4
+ * boundaries in its own cache line; blocks whose lists would be long are
+ * split into 256-way tables at build time. A tree with few boundaries has
+ * no index at all: one bucket holds the whole space.
  */
 #ifndef __SKSTEER_MAPS_H
 #define __SKSTEER_MAPS_H
@@ -31,6 +33,8 @@
 #define SKS_MAX_TESTS 1024 /* payload tests, all rules together */
 /* list length above which the builder splits a bucket into a table */
 #define SKS_LIST_SPLIT 16
+/* boundaries up to which a tree is one bucket, without index */
+#define SKS_FLAT_MAX 32
 /*
  * Binary search steps: a list is at most SKS_LIST_SPLIT long unless its
  * block is 256 addresses or fewer (the builder splits down to those),
@@ -53,23 +57,8 @@ enum {
 	SKS_NTREES,
 };
 
-/*
- * A bucket covers an aligned block of addresses. count == 0: the whole
- * block is class @cls. count > 0 and !(flags & TABLE): @count sorted
- * boundaries start at bounds[@first]; addresses below the first boundary
- * are class @cls. TABLE: the block is split into 256 sub-buckets at
- * buckets[@first].
- */
-#define SKS_BUCKET_TABLE 0x1
-
-struct sks_bucket {
-	__u32 first;
-	__u16 count;
-	__u8 flags;
-	__u8 pad;
-	__u32 cls;
-	__u32 pad2;
-};
+/* An index entry: a class, or (SKS_IDX_BUCKET) a bucket number. */
+#define SKS_IDX_BUCKET 0x80000000u
 
 /* A boundary: addresses from @key up to the next boundary are @cls. */
 struct sks_bound4 {
@@ -81,6 +70,29 @@ struct sks_bound6 {
 	__u64 hi, lo; /* the address as a 128-bit number, host order */
 	__u32 cls;
 	__u32 pad;
+};
+
+/* IPv4 boundaries a bucket holds in its own cache line */
+#define SKS_INLINE4 6
+
+/*
+ * A bucket covers an aligned block of addresses that is not one class.
+ * SKS_BUCKET_TABLE: the block is split in 256; @first is where their 256
+ * index entries start. Else @count boundaries, sorted; addresses below the
+ * first are class @cls. IPv4 lists of up to SKS_INLINE4 are in @in (padded
+ * with key 0xffffffff and the last class, so a scan needs no count),
+ * longer ones and IPv6 ones at bounds4/bounds6[@first].
+ */
+#define SKS_BUCKET_TABLE 0x1
+
+struct sks_bucket {
+	__u32 first;
+	__u16 count;
+	__u8 flags;
+	__u8 pad;
+	__u32 cls;
+	__u32 pad2;
+	struct sks_bound4 in[SKS_INLINE4];
 };
 
 /* A payload test: (payload[off .. off+width) big-endian & mask) OP value */

@@ -146,8 +146,10 @@ struct sk_ebpf *sk_ebpf_load(const struct sksteer_service *svc,
 	skel->rodata->cfg_recv4 = t->recv4;
 	skel->rodata->cfg_recv6 = t->recv6;
 	skel->rodata->cfg_max_cands = t->max_cands;
-	for (i = 0; i < SKS_NTREES; i++)
+	for (i = 0; i < SKS_NTREES; i++) {
 		skel->rodata->cfg_tree_base[i] = t->tree_base[i];
+		skel->rodata->cfg_tree_flat[i] = t->tree_flat[i];
+	}
 	for (i = 0; i <= SKS_NTREES; i++)
 		skel->rodata->cfg_cls_base[i] = t->cls_base[i];
 	for (f = 0; f < SKS_NFAMS; f++)
@@ -157,7 +159,8 @@ struct sk_ebpf *sk_ebpf_load(const struct sksteer_service *svc,
 		skel->rodata->cfg_test_mask[i] = t->test_mask[i];
 	skel->rodata->cfg_default = t->deflt;
 
-	if ((err = set_size(skel->maps.buckets, t->nbuckets)) ||
+	if ((err = set_size(skel->maps.idx, t->nindex)) ||
+	    (err = set_size(skel->maps.buckets, t->nbuckets)) ||
 	    (err = set_size(skel->maps.bounds4, t->nbounds4)) ||
 	    (err = set_size(skel->maps.bounds6, t->nbounds6)) ||
 	    (err = set_size(skel->maps.classbits, t->nclassbits)) ||
@@ -188,7 +191,9 @@ struct sk_ebpf *sk_ebpf_load(const struct sksteer_service *svc,
 			strerror(-err));
 		goto err_skel;
 	}
-	if ((err = fill_array(skel->maps.buckets, t->buckets, t->nbuckets,
+	if ((err = fill_array(skel->maps.idx, t->index, t->nindex,
+			      sizeof(*t->index))) ||
+	    (err = fill_array(skel->maps.buckets, t->buckets, t->nbuckets,
 			      sizeof(*t->buckets))) ||
 	    (err = fill_array(skel->maps.bounds4, t->bounds4, t->nbounds4,
 			      sizeof(*t->bounds4))) ||

@@ -238,67 +238,122 @@ out:
 
 struct builder {
 	struct sk_tables *t;
-	size_t cap_buckets, cap_b4, cap_b6;
+	size_t cap_index, cap_buckets, cap_b4, cap_b6;
 	int fam;
 	int maxdepth;
 };
 
-/*
- * Fill bucket @at for the block [@start, @start + 2^@bits) whose class at
- * its start is @cls0 and whose class changes strictly inside it are
- * v[0..n).
- */
-static int build_bucket(struct builder *bd, size_t at, const struct bnd *v,
-			size_t n, uint32_t cls0, sk_u128 start, int bits,
-			int depth)
+static int64_t new_bucket(struct builder *bd)
 {
 	struct sk_tables *t = bd->t;
-	size_t i, base, k;
 
-	if (n <= SKS_LIST_SPLIT || depth == bd->maxdepth || bits <= 8) {
-		struct sks_bucket bk = { .cls = cls0, .count = (uint16_t)n };
-
-		if (n > UINT16_MAX)
-			return -E2BIG;
-		if (bd->fam == 4) {
-			bk.first = (uint32_t)t->nbounds4;
-			if (grow((void **)&t->bounds4, &bd->cap_b4,
-				 t->nbounds4 + n, sizeof(*t->bounds4)))
-				return -ENOMEM;
-			for (i = 0; i < n; i++)
-				t->bounds4[t->nbounds4++] = (struct sks_bound4){
-					(uint32_t)v[i].key, v[i].cls
-				};
-		} else {
-			bk.first = (uint32_t)t->nbounds6;
-			if (grow((void **)&t->bounds6, &bd->cap_b6,
-				 t->nbounds6 + n, sizeof(*t->bounds6)))
-				return -ENOMEM;
-			for (i = 0; i < n; i++)
-				t->bounds6[t->nbounds6++] = (struct sks_bound6){
-					(uint64_t)(v[i].key >> 64),
-					(uint64_t)v[i].key, v[i].cls, 0
-				};
-		}
-		t->buckets[at] = bk;
-		return 0;
-	}
-	/* split into 256 sub-blocks of bits - 8 */
-	base = t->nbuckets;
-	if (base + 256 > UINT32_MAX ||
-	    grow((void **)&t->buckets, &bd->cap_buckets, base + 256,
+	if (t->nbuckets >= SKS_IDX_BUCKET ||
+	    grow((void **)&t->buckets, &bd->cap_buckets, t->nbuckets + 1,
 		 sizeof(*t->buckets)))
 		return -ENOMEM;
-	t->nbuckets += 256;
-	t->buckets[at] = (struct sks_bucket){ .first = (uint32_t)base,
-					      .flags = SKS_BUCKET_TABLE,
-					      .cls = cls0 };
-	i = 0;
+	memset(&t->buckets[t->nbuckets], 0, sizeof(*t->buckets));
+	return (int64_t)t->nbuckets++;
+}
+
+/* A list bucket for the class changes v[0..n) (class @cls0 before). */
+static int64_t list_bucket(struct builder *bd, const struct bnd *v, size_t n,
+			   uint32_t cls0)
+{
+	struct sk_tables *t = bd->t;
+	struct sks_bucket *bk;
+	int64_t id = new_bucket(bd);
+	size_t i;
+
+	if (id < 0)
+		return id;
+	if (n > UINT16_MAX)
+		return -E2BIG;
+	bk = &t->buckets[id];
+	bk->cls = cls0;
+	bk->count = (uint16_t)n;
+	if (bd->fam == 4 && n <= SKS_INLINE4) {
+		uint32_t last = cls0;
+
+		for (i = 0; i < SKS_INLINE4; i++) {
+			if (i < n)
+				last = v[i].cls;
+			/* padding never matches: the scan keeps the class */
+			bk->in[i] = i < n ? (struct sks_bound4){
+						    (uint32_t)v[i].key, v[i].cls
+					    } :
+					    (struct sks_bound4){ UINT32_MAX,
+								 last };
+		}
+	} else if (bd->fam == 4) {
+		bk->first = (uint32_t)t->nbounds4;
+		if (grow((void **)&t->bounds4, &bd->cap_b4, t->nbounds4 + n,
+			 sizeof(*t->bounds4)))
+			return -ENOMEM;
+		for (i = 0; i < n; i++)
+			t->bounds4[t->nbounds4++] = (struct sks_bound4){
+				(uint32_t)v[i].key, v[i].cls
+			};
+	} else {
+		bk->first = (uint32_t)t->nbounds6;
+		if (grow((void **)&t->bounds6, &bd->cap_b6, t->nbounds6 + n,
+			 sizeof(*t->bounds6)))
+			return -ENOMEM;
+		for (i = 0; i < n; i++)
+			t->bounds6[t->nbounds6++] = (struct sks_bound6){
+				(uint64_t)(v[i].key >> 64), (uint64_t)v[i].key,
+				v[i].cls, 0
+			};
+	}
+	return id;
+}
+
+static int reserve_index(struct builder *bd, size_t n, size_t *at)
+{
+	struct sk_tables *t = bd->t;
+
+	if (t->nindex + n > UINT32_MAX ||
+	    grow((void **)&t->index, &bd->cap_index, t->nindex + n,
+		 sizeof(*t->index)))
+		return -ENOMEM;
+	*at = t->nindex;
+	t->nindex += n;
+	return 0;
+}
+
+/*
+ * The index entry for the block [@start, @start + 2^@bits) whose class at
+ * its start is @cls0 and whose class changes strictly inside it are
+ * v[0..n): the class itself, or a bucket.
+ */
+static int64_t block_entry(struct builder *bd, const struct bnd *v, size_t n,
+			   uint32_t cls0, sk_u128 start, int bits, int depth)
+{
+	struct sk_tables *t = bd->t;
+	size_t i = 0, base, k;
+	int64_t id;
+	int err;
+
+	if (!n)
+		return cls0;
+	if (n <= SKS_LIST_SPLIT || depth == bd->maxdepth || bits <= 8) {
+		id = list_bucket(bd, v, n, cls0);
+		return id < 0 ? id : (int64_t)(SKS_IDX_BUCKET | (uint32_t)id);
+	}
+	/* split into 256 sub-blocks of bits - 8 */
+	id = new_bucket(bd);
+	if (id < 0)
+		return id;
+	err = reserve_index(bd, 256, &base);
+	if (err)
+		return err;
+	t->buckets[id].flags = SKS_BUCKET_TABLE;
+	t->buckets[id].first = (uint32_t)base;
+	t->buckets[id].cls = cls0;
 	for (k = 0; k < 256; k++) {
 		sk_u128 sub = start + ((sk_u128)k << (bits - 8));
 		sk_u128 end = sub + ((sk_u128)1 << (bits - 8)) - 1;
 		size_t j;
-		int err;
+		int64_t e;
 
 		/* a change exactly at the sub-block's start sets its class */
 		while (i < n && v[i].key <= sub) {
@@ -308,12 +363,13 @@ static int build_bucket(struct builder *bd, size_t at, const struct bnd *v,
 		j = i;
 		while (j < n && v[j].key <= end)
 			j++;
-		err = build_bucket(bd, base + k, v + i, j - i, cls0, sub,
-				   bits - 8, depth + 1);
-		if (err)
-			return err;
+		e = block_entry(bd, v + i, j - i, cls0, sub, bits - 8,
+				depth + 1);
+		if (e < 0)
+			return e;
+		t->index[base + k] = (uint32_t)e;
 	}
-	return 0;
+	return (int64_t)(SKS_IDX_BUCKET | (uint32_t)id);
 }
 
 static int build_tree(struct builder *bd, int tree, const struct bnd *v,
@@ -321,19 +377,30 @@ static int build_tree(struct builder *bd, int tree, const struct bnd *v,
 {
 	struct sk_tables *t = bd->t;
 	int bits = bd->fam == 4 ? 32 : 128;
-	size_t base = t->nbuckets, i = 1, k;
+	size_t base, i = 1, k;
 	uint32_t cls = v[0].cls; /* v[0].key == 0 */
+	int err;
 
-	if (grow((void **)&t->buckets, &bd->cap_buckets, base + 65536,
-		 sizeof(*t->buckets)))
-		return -ENOMEM;
-	t->nbuckets += 65536;
+	/* a few boundaries: one bucket, no index (no 256 KiB table to miss
+	 * in the cache) */
+	if (n - 1 <= SKS_FLAT_MAX) {
+		int64_t id = list_bucket(bd, v + 1, n - 1, cls);
+
+		if (id < 0)
+			return (int)id;
+		t->tree_flat[tree] = 1;
+		t->tree_base[tree] = (uint32_t)id;
+		return 0;
+	}
+	err = reserve_index(bd, 65536, &base);
+	if (err)
+		return err;
 	t->tree_base[tree] = (uint32_t)base;
 	for (k = 0; k < 65536; k++) {
 		sk_u128 start = (sk_u128)k << (bits - 16);
 		sk_u128 end = start + ((sk_u128)1 << (bits - 16)) - 1;
 		size_t j;
-		int err;
+		int64_t e;
 
 		while (i < n && v[i].key <= start) {
 			cls = v[i].cls;
@@ -342,10 +409,10 @@ static int build_tree(struct builder *bd, int tree, const struct bnd *v,
 		j = i;
 		while (j < n && v[j].key <= end)
 			j++;
-		err = build_bucket(bd, base + k, v + i, j - i, cls, start,
-				   bits - 16, 0);
-		if (err)
-			return err;
+		e = block_entry(bd, v + i, j - i, cls, start, bits - 16, 0);
+		if (e < 0)
+			return (int)e;
+		t->index[base + k] = (uint32_t)e;
 	}
 	return 0;
 }
@@ -355,6 +422,8 @@ static int add_classbits(struct sk_tables *t, size_t *cap, int which,
 {
 	size_t i;
 
+	if (c->n >= SKS_IDX_BUCKET)
+		return -E2BIG;
 	t->cls_base[which] = (uint32_t)t->nclassbits;
 	t->nclasses[which] = (uint32_t)c->n;
 	if (grow((void **)&t->classbits, cap,
@@ -617,10 +686,13 @@ int sk_tables_build(const struct sksteer_service *svc,
 	}
 	/* maps need at least one entry */
 	if (!t->nbuckets || !t->nbounds4 || !t->nbounds6 || !t->nclassbits ||
-	    !t->nsport_cls || !t->nslots) {
+	    !t->nsport_cls || !t->nslots || !t->nindex) {
 		size_t c4 = bd.cap_b4, c6 = bd.cap_b6, cb = bd.cap_buckets;
+		size_t ci = bd.cap_index;
 
-		if ((!t->nbuckets && grow((void **)&t->buckets, &cb, 1,
+		if ((!t->nindex && grow((void **)&t->index, &ci, 1,
+					sizeof(*t->index))) ||
+		    (!t->nbuckets && grow((void **)&t->buckets, &cb, 1,
 					  sizeof(*t->buckets))) ||
 		    (!t->nbounds4 && grow((void **)&t->bounds4, &c4, 1,
 					  sizeof(*t->bounds4))) ||
@@ -640,6 +712,7 @@ int sk_tables_build(const struct sksteer_service *svc,
 			t->f = 1;                                            \
 		}                                                            \
 	} while (0)
+		ATLEAST1(nindex, t->index);
 		ATLEAST1(nbuckets, t->buckets);
 		ATLEAST1(nbounds4, t->bounds4);
 		ATLEAST1(nbounds6, t->bounds6);
@@ -664,6 +737,7 @@ err_free:
 
 void sk_tables_free(struct sk_tables *t)
 {
+	free(t->index);
 	free(t->buckets);
 	free(t->bounds4);
 	free(t->bounds6);
@@ -678,7 +752,8 @@ void sk_tables_free(struct sk_tables *t)
 
 size_t sk_tables_size(const struct sk_tables *t)
 {
-	return t->nbuckets * sizeof(*t->buckets) +
+	return t->nindex * sizeof(*t->index) +
+	       t->nbuckets * sizeof(*t->buckets) +
 	       t->nbounds4 * sizeof(*t->bounds4) +
 	       t->nbounds6 * sizeof(*t->bounds6) +
 	       t->nclassbits * sizeof(*t->classbits) +
@@ -705,24 +780,17 @@ static uint32_t be32(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
-static uint32_t class_of(const struct sk_tables *t, int tree,
-			 const uint32_t *a, int fam)
+static uint32_t search(const struct sk_tables *t, const struct sks_bucket *b,
+		       sk_u128 x, int fam)
 {
-	sk_u128 x = fam == 4 ? a[0] :
-			       ((sk_u128)a[0] << 96 | (sk_u128)a[1] << 64 |
-				(sk_u128)a[2] << 32 | a[3]);
-	int bits = fam == 4 ? 32 : 128, shift = bits - 16;
-	const struct sks_bucket *b =
-		&t->buckets[t->tree_base[tree] + (uint32_t)(x >> shift)];
-	uint32_t lo, hi, cls;
+	uint32_t lo = b->first, hi = b->first + b->count, cls = b->cls, i;
 
-	while (b->flags & SKS_BUCKET_TABLE) {
-		shift -= 8;
-		b = &t->buckets[b->first + (uint32_t)((x >> shift) & 0xff)];
+	if (fam == 4 && b->count <= SKS_INLINE4) {
+		for (i = 0; i < SKS_INLINE4; i++)
+			if (b->in[i].key <= x)
+				cls = b->in[i].cls;
+		return cls;
 	}
-	cls = b->cls;
-	lo = b->first;
-	hi = b->first + b->count;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		sk_u128 key = fam == 4 ? t->bounds4[mid].key :
@@ -738,6 +806,31 @@ static uint32_t class_of(const struct sk_tables *t, int tree,
 		}
 	}
 	return cls;
+}
+
+static uint32_t class_of(const struct sk_tables *t, int tree,
+			 const uint32_t *a, int fam)
+{
+	sk_u128 x = fam == 4 ? a[0] :
+			       ((sk_u128)a[0] << 96 | (sk_u128)a[1] << 64 |
+				(sk_u128)a[2] << 32 | a[3]);
+	int shift = (fam == 4 ? 32 : 128) - 16;
+	uint32_t e;
+
+	if (t->tree_flat[tree])
+		return search(t, &t->buckets[t->tree_base[tree]], x, fam);
+	e = t->index[t->tree_base[tree] + (uint32_t)(x >> shift)];
+	for (;;) {
+		const struct sks_bucket *b;
+
+		if (!(e & SKS_IDX_BUCKET))
+			return e;
+		b = &t->buckets[e & ~SKS_IDX_BUCKET];
+		if (!(b->flags & SKS_BUCKET_TABLE))
+			return search(t, b, x, fam);
+		shift -= 8;
+		e = t->index[b->first + (uint32_t)((x >> shift) & 0xff)];
+	}
 }
 
 static void and_class(const struct sk_tables *t, uint64_t *mask, int which,

@@ -12,7 +12,8 @@ struct sk_tables {
 	/* .rodata of the program */
 	uint32_t nrules, nwords, flags, max_cands;
 	uint32_t recv4, recv6, proto;
-	uint32_t tree_base[SKS_NTREES];
+	uint32_t tree_base[SKS_NTREES]; /* index offset, or the flat bucket */
+	uint32_t tree_flat[SKS_NTREES];
 	uint32_t cls_base[SKS_NTREES + 1];
 	uint64_t base_mask[SKS_NFAMS][SKS_WORDS];
 	uint64_t test_mask[SKS_WORDS];
@@ -20,6 +21,8 @@ struct sk_tables {
 
 	/* maps (n* = number of entries; at least 1 so that maps can be
 	 * created) */
+	uint32_t *index;
+	size_t nindex;
 	struct sks_bucket *buckets;
 	size_t nbuckets;
 	struct sks_bound4 *bounds4;
