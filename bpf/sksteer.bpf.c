@@ -23,18 +23,8 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader for each configuration. */
-const volatile __u32 cfg_nwords = 1;
-const volatile __u32 cfg_flags;
-const volatile __u32 cfg_proto = IPPROTO_TCP;
-const volatile __u32 cfg_recv4 = 1;
-const volatile __u32 cfg_recv6;
-const volatile __u32 cfg_max_cands = 1; /* payload rules + 1 */
-const volatile __u32 cfg_tree_base[SKS_NTREES];
-const volatile __u32 cfg_tree_flat[SKS_NTREES];
-const volatile __u32 cfg_cls_base[SKS_NTREES + 1]; /* last: source port */
-const volatile __u64 cfg_base_mask[SKS_NFAMS][SKS_WORDS];
-const volatile __u64 cfg_test_mask[SKS_WORDS];
-const volatile struct sks_target cfg_default;
+const volatile struct sks_cfg cfg = { .nwords = 1, .proto = IPPROTO_TCP,
+				      .recv4 = 1, .max_cands = 1 };
 
 #define ARRAY_MAP(name, vtype)                                               \
 	struct {                                                             \
@@ -45,16 +35,11 @@ const volatile struct sks_target cfg_default;
 		__type(value, vtype);                                        \
 	} name SEC(".maps")
 
-ARRAY_MAP(idx, __u32);
 ARRAY_MAP(buckets, struct sks_bucket);
 ARRAY_MAP(bounds4, struct sks_bound4);
 ARRAY_MAP(bounds6, struct sks_bound6);
-ARRAY_MAP(classbits, __u64);
 ARRAY_MAP(sport_cls, __u32);
-ARRAY_MAP(rules, struct sks_rule);
-ARRAY_MAP(tests, struct sks_test);
-ARRAY_MAP(pools, struct sks_pool);
-ARRAY_MAP(slots, __u32);
+ARRAY_MAP(hot, struct sks_hot);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_REUSEPORT_SOCKARRAY);
@@ -78,6 +63,11 @@ struct {
 	__type(value, struct sks_counters);
 } counters SEC(".maps");
 
+static __always_inline struct sks_hot *hot_at(__u32 i)
+{
+	return bpf_map_lookup_elem(&hot, &i);
+}
+
 #define HASH_MUL1 0x9e3779b1u
 #define HASH_MUL2 0x85ebca6bu
 #define SPORT_UNKNOWN 65536
@@ -89,7 +79,6 @@ struct {
  * sockets gone behind its back */
 #define MAX_FALLBACK_HOPS 3
 #define MAX_TESTS_PER_RULE 16
-#define INLINE_CANDS 8
 
 struct pkt {
 	__u32 fam; /* SKS_FAM_* */
@@ -154,31 +143,24 @@ static __always_inline __u32 search4(const struct sks_bucket *b, __u32 a)
 
 static __always_inline __u32 class4(__u32 tree, __u32 a)
 {
+	__u32 bits = cfg.tree_bits[tree], i, k, shift;
 	struct sks_bucket *b;
-	__u32 i, k, *e;
 
-	if (cfg_tree_flat[tree]) {
-		k = cfg_tree_base[tree];
-		b = bpf_map_lookup_elem(&buckets, &k);
-		return b ? search4(b, a) : 0;
-	}
-	k = cfg_tree_base[tree] + (a >> 16);
-	e = bpf_map_lookup_elem(&idx, &k);
+	/* the bucket of the top bits: usually all there is to read */
+	k = cfg.tree_base[tree] + (bits ? a >> (32 - bits) : 0);
+	shift = 32 - bits;
+	b = bpf_map_lookup_elem(&buckets, &k);
 	for (i = 0; i < SKS_MAX_DEPTH4; i++) {
-		if (!e)
-			return 0;
-		if (!(*e & SKS_IDX_BUCKET))
-			return *e; /* a uniform block: the class */
-		k = *e & ~SKS_IDX_BUCKET;
-		b = bpf_map_lookup_elem(&buckets, &k);
 		if (!b)
 			return 0;
 		if (!(b->flags & SKS_BUCKET_TABLE))
-			return search4(b, a);
-		k = b->first + ((a >> (8 - 8 * i)) & 0xff);
-		e = bpf_map_lookup_elem(&idx, &k);
+			break;
+		/* a crowded block: its 256 sub-buckets */
+		shift -= 8;
+		k = b->first + ((a >> (shift & 31)) & 0xff);
+		b = bpf_map_lookup_elem(&buckets, &k);
 	}
-	return 0; /* the builder stops splitting at 256 addresses */
+	return b ? search4(b, a) : 0;
 }
 
 static __always_inline __u32 search6(const struct sks_bucket *b, __u64 ahi,
@@ -206,52 +188,43 @@ static __always_inline __u32 search6(const struct sks_bucket *b, __u64 ahi,
 static __always_inline __u32 class6(__u32 tree, const __u32 *a)
 {
 	__u64 ahi = ((__u64)a[0] << 32) | a[1], alo = ((__u64)a[2] << 32) | a[3];
+	__u32 bits = cfg.tree_bits[tree], i, k, rest;
 	struct sks_bucket *b;
-	__u32 i, k, *e;
 
-	if (cfg_tree_flat[tree]) {
-		k = cfg_tree_base[tree];
-		b = bpf_map_lookup_elem(&buckets, &k);
-		return b ? search6(b, ahi, alo) : 0;
-	}
-	k = cfg_tree_base[tree] + (a[0] >> 16);
-	e = bpf_map_lookup_elem(&idx, &k);
+	k = cfg.tree_base[tree] + (bits ? (__u32)(ahi >> (64 - bits)) : 0);
+	b = bpf_map_lookup_elem(&buckets, &k);
+	rest = 128 - bits;
 #pragma clang loop unroll(disable)
 	for (i = 0; i < SKS_MAX_DEPTH6; i++) {
-		/* bits 16 + 8i .. 23 + 8i of the address */
-		__u32 bit = 16 + 8 * i;
-		__u64 w = bit < 64 ? ahi : alo;
-		__u32 sh = 56 - (bit & 63);
+		__u64 w;
 
-		if (!e)
-			return 0;
-		if (!(*e & SKS_IDX_BUCKET))
-			return *e;
-		k = *e & ~SKS_IDX_BUCKET;
-		b = bpf_map_lookup_elem(&buckets, &k);
 		if (!b)
 			return 0;
 		if (!(b->flags & SKS_BUCKET_TABLE))
-			return search6(b, ahi, alo);
-		k = b->first + (__u32)((w >> sh) & 0xff);
-		e = bpf_map_lookup_elem(&idx, &k);
+			break;
+		/* the next 8 bits: address bits 128 - rest .. + 7 */
+		rest -= 8;
+		w = rest >= 64 ? ahi >> ((rest - 64) & 63) : alo >> (rest & 63);
+		k = b->first + (__u32)(w & 0xff);
+		b = bpf_map_lookup_elem(&buckets, &k);
 	}
-	return 0;
+	return b ? search6(b, ahi, alo) : 0;
 }
 
 /* mask &= the rule bitmap of class @cls of table @which */
 static __always_inline void and_class(__u64 *mask, __u32 which, __u32 cls)
 {
 	__u32 i, idx;
-	__u64 *w;
 
 #pragma unroll
 	for (i = 0; i < SKS_WORDS; i++) {
-		if (i >= cfg_nwords)
+		if (i >= cfg.nwords)
 			break;
-		idx = cfg_cls_base[which] + cls * cfg_nwords + i;
-		w = bpf_map_lookup_elem(&classbits, &idx);
-		mask[i] &= w ? *w : 0;
+		struct sks_hot *h;
+
+		idx = cfg.cls_base[which] + cls * cfg.nwords + i;
+		h = hot_at(idx / 2);
+		mask[i] &= h ? h->words[idx & 1] : 0;
 	}
 }
 
@@ -274,70 +247,82 @@ static __always_inline __u32 flow_hash(const struct pkt *p)
 }
 
 /* Read @width payload bytes at @off as a big-endian number. */
+/*
+ * Read @width (1-4) payload bytes at @off as a big-endian number. Written
+ * without a branch per width: the verifier walks this inside a loop, and
+ * every branch there multiplies its paths.
+ */
 static __always_inline int load_payload(struct sk_reuseport_md *ctx,
 					const struct pkt *p, __u32 off,
 					__u32 width, __u32 *out)
 {
-	__u8 b[4] = {};
+	__u32 v = 0;
 
+	width &= 7;
 	if (width < 1 || width > 4 || off + width > p->plen)
 		return -1;
-	if (bpf_skb_load_bytes(ctx, p->l4len + off, b, width))
+	if (bpf_skb_load_bytes(ctx, p->l4len + off, &v, width))
 		return -1;
-	if (width == 1)
-		*out = b[0];
-	else if (width == 2)
-		*out = (__u32)b[0] << 8 | b[1];
-	else
-		*out = (__u32)b[0] << 24 | (__u32)b[1] << 16 | (__u32)b[2] << 8 |
-		       b[3];
+	/* the bytes are in memory order: big-endian, left aligned */
+	*out = bpf_ntohl(v) >> (8 * (4 - width));
 	return 0;
 }
 
+/*
+ * A comparison without branches: which of <, ==, > holds picks a bit of
+ * the test's truth table (sks_test.op: SKS_CMP_*).
+ */
+static __always_inline __u32 cmp_holds(__u32 v, __u32 value, __u32 table)
+{
+	__u64 lt = ((__u64)v - (__u64)value) >> 63;
+	__u64 eq = ((__u64)(v ^ value) - 1) >> 63;
+
+	return (table >> (2 * lt + eq)) & 1;
+}
+
 /* Payload tests and the payload key of rule @r; the key goes to @key. */
-static __always_inline bool rule_tests_pass(struct sk_reuseport_md *ctx,
+static __always_inline bool rule_tests_pass_(struct sk_reuseport_md *ctx,
 					    const struct pkt *p,
 					    const struct sks_rule *r, __u32 *key)
 {
 	__u32 i, v;
 
 	for (i = 0; i < MAX_TESTS_PER_RULE; i++) {
-		__u32 ti = r->first_test + i;
+		struct sks_hot *h;
 		struct sks_test *t;
-		bool ok;
 
 		if (i >= r->ntests)
 			break;
-		t = bpf_map_lookup_elem(&tests, &ti);
-		if (!t || load_payload(ctx, p, t->off, t->width, &v))
+		h = hot_at(cfg.off_tests + r->first_test + i);
+		if (!h)
 			return false;
-		v &= t->mask;
-		switch (t->op) {
-		case SKS_OP_EQ:
-			ok = v == t->value;
-			break;
-		case SKS_OP_NE:
-			ok = v != t->value;
-			break;
-		case SKS_OP_LT:
-			ok = v < t->value;
-			break;
-		case SKS_OP_LE:
-			ok = v <= t->value;
-			break;
-		case SKS_OP_GT:
-			ok = v > t->value;
-			break;
-		default:
-			ok = v >= t->value;
-			break;
-		}
-		if (!ok)
+		t = &h->test;
+		if (load_payload(ctx, p, t->off, t->width, &v) ||
+		    !cmp_holds(v & t->mask, t->value, t->op))
 			return false;
 	}
 	if (r->key_width)
 		return !load_payload(ctx, p, r->key_off, r->key_width, key);
 	return true;
+}
+
+/*
+ * The payload tests of rule @r: 1 << 32 | the payload key when they hold,
+ * else 0. A global function, so the verifier checks it once on its own:
+ * inside the loop over candidate rules its paths would multiply.
+ */
+__noinline __u64 sksteer_rule_tests(struct sk_reuseport_md *ctx, __u32 r,
+				    __u32 l4len, __u32 plen)
+{
+	struct pkt p = { .l4len = l4len, .plen = plen };
+	struct sks_hot *h = hot_at(cfg.off_rules + (r & (SKS_MAX_RULES - 1)));
+	__u32 key = 0;
+
+	if (!ctx || !h)
+		return 0;
+	if (!rule_tests_pass_(ctx, &p, &h->rule, &key))
+		return 0;
+	return 1ull << 32 | key;
 }
 
 /* lowest set bit of a non-zero word (no ctz instruction in BPF) */
@@ -379,14 +364,13 @@ struct cand_ctx {
 };
 
 /* One step of "first rule, in order, whose remaining tests pass". */
-static __always_inline int next_candidate(__u32 idx, void *arg)
+static __always_inline int next_candidate(struct cand_ctx *cc)
 {
-	struct cand_ctx *cc = arg;
 	__u32 w, r;
-	struct sks_rule *rule;
+	__u64 res;
 
 	for (w = 0; w < SKS_WORDS; w++) {
-		if (w >= cfg_nwords)
+		if (w >= cfg.nwords)
 			return 1;
 		if (cc->mask[w])
 			break;
@@ -394,14 +378,15 @@ static __always_inline int next_candidate(__u32 idx, void *arg)
 	if (w >= SKS_WORDS)
 		return 1;
 	r = w * 64 + lowest_bit(cc->mask[w]);
-	if (!(cfg_flags & SKS_F_TESTS) ||
-	    !(cfg_test_mask[w] & (1ull << (r & 63)))) {
+	if (!(cfg.flags & SKS_F_TESTS) ||
+	    !(cfg.test_mask[w] & (1ull << (r & 63)))) {
 		cc->rule = (int)r;
 		return 1;
 	}
-	rule = bpf_map_lookup_elem(&rules, &r);
-	if (rule && rule_tests_pass(cc->ctx, cc->p, rule, &cc->key)) {
+	res = sksteer_rule_tests(cc->ctx, r, cc->p->l4len, cc->p->plen);
+	if (res >> 32) {
 		cc->rule = (int)r;
+		cc->key = (__u32)res;
 		return 1;
 	}
 	cc->mask[w] &= cc->mask[w] - 1;
@@ -415,22 +400,26 @@ static __always_inline int select_in_pool(struct sk_reuseport_md *ctx,
 					  __u32 key)
 {
 	struct sks_pool *pool;
+	struct sks_hot *h;
 	__u32 i, n;
 
-	pool = bpf_map_lookup_elem(&pools, &pool_idx);
-	if (!pool || !pool->n)
+	h = hot_at(cfg.off_pools + pool_idx);
+	if (!h || !h->pool.n)
 		return -1;
+	pool = &h->pool;
 	n = pool->n;
 	for (i = 0; i < MAX_PROBES; i++) {
-		__u32 si, *slot;
+		struct sks_hot *sh;
+		__u32 si, slot;
 
 		if (i >= n)
 			break;
 		si = pool->first + (key + i) % n;
-		slot = bpf_map_lookup_elem(&slots, &si);
-		if (!slot)
+		sh = hot_at(cfg.off_slots + si / 4);
+		if (!sh)
 			break;
-		if (!bpf_sk_select_reuseport(ctx, &socks, slot, 0)) {
+		slot = sh->slots[si & 3];
+		if (!bpf_sk_select_reuseport(ctx, &socks, &slot, 0)) {
 			count(c, SKS_CNT_POOL(pool_idx));
 			return 0;
 		}
@@ -447,8 +436,7 @@ static __always_inline int apply(struct sk_reuseport_md *ctx,
 	__u32 hop;
 
 	for (hop = 0; hop < MAX_FALLBACK_HOPS; hop++) {
-		struct sks_pool *pool;
-		__u32 pi;
+		struct sks_hot *h;
 
 		if (t.kind == SKS_TGT_HASH) {
 			count(c, SKS_CNT_HASH);
@@ -462,12 +450,11 @@ static __always_inline int apply(struct sk_reuseport_md *ctx,
 			key = flow_hash(p);
 		if (!select_in_pool(ctx, c, t.pool, key))
 			return SK_PASS;
-		pi = t.pool;
-		pool = bpf_map_lookup_elem(&pools, &pi);
-		if (!pool)
+		h = hot_at(cfg.off_pools + t.pool);
+		if (!h)
 			break;
 		count(c, SKS_CNT_FALLBACK);
-		t = pool->fallback;
+		t = h->pool.fallback;
 	}
 	/* every socket we tried is gone and so are the fallbacks' */
 	count(c, SKS_CNT_DROP);
@@ -484,7 +471,7 @@ static __always_inline bool ipv6_l4_reachable(struct sk_reuseport_md *ctx,
 	__u8 h[2];
 
 	for (i = 0; i <= SKS_IPV6_MAX_EXT; i++) {
-		if (nexthdr == cfg_proto)
+		if (nexthdr == cfg.proto)
 			return true;
 		if (i == SKS_IPV6_MAX_EXT)
 			break;
@@ -523,7 +510,7 @@ static __always_inline int read_packet(struct sk_reuseport_md *ctx,
 	if (bpf_skb_load_bytes_relative(ctx, 0, ip, 1, BPF_HDR_START_NET))
 		return -1;
 	ver = ip[0] >> 4;
-	if (ver == 4 && cfg_recv4) {
+	if (ver == 4 && cfg.recv4) {
 		if (bpf_skb_load_bytes_relative(ctx, 0, ip, 20,
 						BPF_HDR_START_NET))
 			return -1;
@@ -532,7 +519,7 @@ static __always_inline int read_packet(struct sk_reuseport_md *ctx,
 			    (__u32)ip[14] << 8 | ip[15];
 		p->dst[0] = (__u32)ip[16] << 24 | (__u32)ip[17] << 16 |
 			    (__u32)ip[18] << 8 | ip[19];
-	} else if (ver == 6 && cfg_recv6) {
+	} else if (ver == 6 && cfg.recv6) {
 		int i;
 
 		if (bpf_skb_load_bytes_relative(ctx, 0, ip, 40,
@@ -553,7 +540,7 @@ static __always_inline int read_packet(struct sk_reuseport_md *ctx,
 	}
 
 	/* ctx->data is the transport header (linear: the kernel pulled it) */
-	if (cfg_proto == IPPROTO_TCP) {
+	if (cfg.proto == IPPROTO_TCP) {
 		if (l4 + 20 > (__u8 *)end)
 			return -1;
 		p->l4len = (l4[12] >> 4) * 4;
@@ -593,7 +580,6 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 	struct cand_ctx cc = { .ctx = ctx, .rule = -1 };
 	struct sks_counters *c;
 	struct sks_target t;
-	struct sks_rule *rule;
 	struct pkt p = {};
 	__u32 zero = 0, i;
 
@@ -611,18 +597,18 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 		return SK_PASS; /* cannot happen; keeps the verifier informed */
 #pragma unroll
 	for (i = 0; i < SKS_WORDS; i++)
-		cc.mask[i] = i < cfg_nwords ? cfg_base_mask[p.fam][i] : 0;
+		cc.mask[i] = i < cfg.nwords ? cfg.base_mask[p.fam][i] : 0;
 	if (p.fam != SKS_FAM_OTHER) {
 		__u32 t4 = p.fam == SKS_FAM_4;
 
-		if (cfg_flags & SKS_F_FROM) {
+		if (cfg.flags & SKS_F_FROM) {
 			__u32 tree = t4 ? SKS_TREE_SRC4 : SKS_TREE_SRC6;
 			__u32 cls = t4 ? class4(tree, p.src[0]) :
 					 class6(tree, p.src);
 
 			and_class(cc.mask, tree, cls);
 		}
-		if (cfg_flags & SKS_F_TO) {
+		if (cfg.flags & SKS_F_TO) {
 			__u32 tree = t4 ? SKS_TREE_DST4 : SKS_TREE_DST6;
 			__u32 cls = t4 ? class4(tree, p.dst[0]) :
 					 class6(tree, p.dst);
@@ -630,44 +616,35 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 			and_class(cc.mask, tree, cls);
 		}
 	}
-	if (cfg_flags & SKS_F_SPORT) {
+	if (cfg.flags & SKS_F_SPORT) {
 		__u32 *cls = bpf_map_lookup_elem(&sport_cls, &p.sport);
 
 		and_class(cc.mask, SKS_NTREES, cls ? *cls : 0);
 	}
 
-	/*
-	 * Few payload rules (the usual case): a plain loop, which costs no
-	 * indirect call per step and which the verifier walks only
-	 * cfg_max_cands times (a known constant: .rodata is frozen). Many:
-	 * bpf_loop(), whose callback is verified once.
-	 */
-	if (!(cfg_flags & SKS_F_TESTS)) {
-		next_candidate(0, &cc);
-	} else if (cfg_max_cands <= INLINE_CANDS) {
-		for (i = 0; i < INLINE_CANDS && i < cfg_max_cands; i++)
-			if (next_candidate(i, &cc))
-				break;
-	} else {
-		bpf_loop(cfg_max_cands, next_candidate, &cc, 0);
+	/* the first rule, in order, whose conditions all hold: at most one
+	 * step per rule with payload tests, plus the one that decides */
+	for (i = 0; i < SKS_MAX_RULES; i++) {
+		if (i >= cfg.max_cands || next_candidate(&cc))
+			break;
 	}
 
 	if (cc.rule < 0) {
 		/* field by field: through a non-volatile pointer the compiler
 		 * would fold the .rodata initialiser instead of the value the
 		 * loader set */
-		t.kind = cfg_default.kind;
-		t.key_width = cfg_default.key_width;
-		t.pool = cfg_default.pool;
-		t.key_off = cfg_default.key_off;
+		t.kind = cfg.deflt.kind;
+		t.key_width = cfg.deflt.key_width;
+		t.pool = cfg.deflt.pool;
+		t.key_off = cfg.deflt.key_off;
 		count(c, SKS_CNT_DEFAULT);
 	} else {
-		i = (__u32)cc.rule;
-		rule = bpf_map_lookup_elem(&rules, &i);
-		if (!rule)
+		struct sks_hot *h = hot_at(cfg.off_rules + (__u32)cc.rule);
+
+		if (!h)
 			return SK_PASS;
-		t = rule->target;
-		count(c, SKS_CNT_RULE(i));
+		t = h->rule.target;
+		count(c, SKS_CNT_RULE(cfg.npools, (__u32)cc.rule));
 	}
 	/* one place that selects: the verifier walks it once */
 	return apply(ctx, c, &p, &t, cc.key);

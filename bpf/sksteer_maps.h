@@ -9,15 +9,14 @@
  *
  * Address classification. For each direction (source, destination) and IP
  * version, the address space is cut into classes: addresses with the same
- * class are in exactly the same sets of the rules. A lookup is
- *   e = index[tree base + top 16 bits]                (direct index, u32)
- *   while e names a bucket that is a table: e = index[table + next 8 bits]
- *   class = e itself, or the search of the bucket's sorted boundaries
- * Most /16 blocks are uniform (e is the class: one 4-byte read from a
- * 256 KiB table per tree); a bucket carries up to SKS_INLINE4 IPv4
- * boundaries in its own cache line; blocks whose lists would be long are
- * split into 256-way tables at build time. A tree with few boundaries has
- * no index at all: one bucket holds the whole space.
+ * class are in exactly the same sets of the rules. A tree is an array of
+ * 2^bits buckets indexed directly by the top bits of the address, each a
+ * 64-byte cache line that holds the class of its block, or up to
+ * SKS_INLINE4 IPv4 boundaries (the common case: one memory access per
+ * lookup), or a sorted list elsewhere, or (crowded blocks) a 256-way table
+ * of sub-buckets. The builder picks bits from the number of boundaries
+ * (a few per bucket; 0 bits for small trees: one bucket) so that the tree
+ * stays as small as it can be, and so as hot in the caches as it can be.
  */
 #ifndef __SKSTEER_MAPS_H
 #define __SKSTEER_MAPS_H
@@ -32,18 +31,19 @@
 #define SKS_MAX_SOCKETS 4096
 #define SKS_MAX_TESTS 1024 /* payload tests, all rules together */
 /* list length above which the builder splits a bucket into a table */
-#define SKS_LIST_SPLIT 16
-/* boundaries up to which a tree is one bucket, without index */
-#define SKS_FLAT_MAX 32
+#define SKS_LIST_SPLIT 64
+/* most first-level bits of a tree (2^16 buckets: 4 MiB) */
+#define SKS_MAX_BITS 16
 /*
  * Binary search steps: a list is at most SKS_LIST_SPLIT long unless its
  * block is 256 addresses or fewer (the builder splits down to those),
  * which hold at most 255 boundaries: 9 steps always suffice.
  */
 #define SKS_SEARCH_STEPS 9
-/* table levels below the first: IPv4 16+8+8, IPv6 16+8*14 */
-#define SKS_MAX_DEPTH4 2
-#define SKS_MAX_DEPTH6 14
+/* table levels below the first: each takes 8 more bits, and the builder
+ * stops at blocks of 256 addresses */
+#define SKS_MAX_DEPTH4 3
+#define SKS_MAX_DEPTH6 15
 /* IPv6 extension headers walked to find the transport header, the same
  * limit as the classic BPF compiler */
 #define SKS_IPV6_MAX_EXT 4
@@ -56,9 +56,6 @@ enum {
 	SKS_TREE_DST6,
 	SKS_NTREES,
 };
-
-/* An index entry: a class, or (SKS_IDX_BUCKET) a bucket number. */
-#define SKS_IDX_BUCKET 0x80000000u
 
 /* A boundary: addresses from @key up to the next boundary are @cls. */
 struct sks_bound4 {
@@ -76,12 +73,12 @@ struct sks_bound6 {
 #define SKS_INLINE4 6
 
 /*
- * A bucket covers an aligned block of addresses that is not one class.
- * SKS_BUCKET_TABLE: the block is split in 256; @first is where their 256
- * index entries start. Else @count boundaries, sorted; addresses below the
- * first are class @cls. IPv4 lists of up to SKS_INLINE4 are in @in (padded
- * with key 0xffffffff and the last class, so a scan needs no count),
- * longer ones and IPv6 ones at bounds4/bounds6[@first].
+ * A bucket covers an aligned block of addresses. SKS_BUCKET_TABLE: the
+ * block is split in 256 sub-buckets at buckets[@first]. Else @count
+ * boundaries, sorted; addresses below the first (all of them when @count
+ * is 0) are class @cls. IPv4 lists of up to SKS_INLINE4 are in @in
+ * (padded with key 0xffffffff and the last class, so a scan needs no
+ * count), longer ones and IPv6 ones at bounds4/bounds6[@first].
  */
 #define SKS_BUCKET_TABLE 0x1
 
@@ -95,15 +92,17 @@ struct sks_bucket {
 	struct sks_bound4 in[SKS_INLINE4];
 };
 
-/* A payload test: (payload[off .. off+width) big-endian & mask) OP value */
-enum {
-	SKS_OP_EQ,
-	SKS_OP_NE,
-	SKS_OP_LT,
-	SKS_OP_LE,
-	SKS_OP_GT,
-	SKS_OP_GE,
-};
+/*
+ * A payload test: (payload[off .. off+width) big-endian & mask) OP value.
+ * OP is a truth table, so that the program compares without branching:
+ * bit 2 holds when the value is less, bit 1 when equal, bit 0 greater.
+ */
+#define SKS_CMP_EQ 0x2
+#define SKS_CMP_NE 0x5
+#define SKS_CMP_LT 0x4
+#define SKS_CMP_LE 0x6
+#define SKS_CMP_GT 0x1
+#define SKS_CMP_GE 0x3
 
 struct sks_test {
 	__u16 off;
@@ -156,8 +155,28 @@ struct sks_pool {
 	struct sks_target fallback;
 };
 
+/*
+ * The small tables a packet reads (class bitmaps, rules, payload tests,
+ * pools, socket slots) share one array of 16-byte elements, so that a
+ * small configuration is a few adjacent cache lines on one page instead of
+ * a line on a page of each of five maps. Offsets (in elements) are in
+ * struct sks_cfg; class bitmaps are 2 words an element, slots 4 an
+ * element.
+ */
+struct sks_hot {
+	union {
+		__u64 words[2];
+		__u32 slots[4];
+		struct sks_rule rule;
+		struct sks_test test;
+		struct sks_pool pool;
+	};
+};
+
 /* Counters: one per-CPU value holding all of them, so that a packet costs
- * one map lookup however many counters it bumps. */
+ * one map lookup however many counters it bumps; the pools' and rules'
+ * counters follow the fixed ones closely, so that a small configuration
+ * touches one or two cache lines. */
 enum {
 	SKS_CNT_PACKETS,  /* programs run for new connections / datagrams */
 	SKS_CNT_DEFAULT,  /* matched no rule */
@@ -170,8 +189,8 @@ enum {
 	SKS_CNT_FIXED,
 };
 
-#define SKS_CNT_RULE(r) (SKS_CNT_FIXED + (r))
-#define SKS_CNT_POOL(p) (SKS_CNT_FIXED + SKS_MAX_RULES + (p))
+#define SKS_CNT_POOL(p) (SKS_CNT_FIXED + (p))
+#define SKS_CNT_RULE(npools, r) (SKS_CNT_FIXED + (npools) + (r))
 #define SKS_NCOUNTERS (SKS_CNT_FIXED + SKS_MAX_RULES + SKS_MAX_POOLS)
 
 struct sks_counters {
@@ -192,6 +211,30 @@ enum {
 	SKS_FAM_6,
 	SKS_FAM_OTHER,
 	SKS_NFAMS,
+};
+
+/*
+ * The program's configuration (.rodata, set before the load; the
+ * verifier knows it and prunes what the configuration does not use). What
+ * every packet reads comes first, in one cache line.
+ */
+struct sks_cfg {
+	__u32 flags;
+	__u32 nwords;
+	__u32 proto;
+	__u32 max_cands; /* payload rules + 1 */
+	__u8 recv4, recv6;
+	__u16 npools;
+	__u32 off_rules; /* in sks_hot elements */
+	__u32 off_pools;
+	__u32 off_slots;
+	__u32 tree_base[SKS_NTREES]; /* first bucket of each tree */
+	__u8 tree_bits[SKS_NTREES];
+	__u32 cls_base[SKS_NTREES + 1]; /* in words; last: source port */
+	__u32 off_tests;
+	struct sks_target deflt;
+	__u64 base_mask[SKS_NFAMS][SKS_WORDS];
+	__u64 test_mask[SKS_WORDS];
 };
 
 #endif /* __SKSTEER_MAPS_H */

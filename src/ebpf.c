@@ -118,8 +118,11 @@ struct sk_ebpf *sk_ebpf_load(const struct sksteer_service *svc,
 {
 	struct sk_ebpf *e;
 	struct sksteer_bpf *skel;
+	struct sks_hot *hot = NULL;
 	struct sk_tables *t;
-	int err, i, f;
+	struct sks_cfg c;
+	size_t nhot = 0;
+	int err;
 
 	setup_libbpf();
 	e = calloc(1, sizeof(*e));
@@ -140,35 +143,17 @@ struct sk_ebpf *sk_ebpf_load(const struct sksteer_service *svc,
 		goto err_tables;
 	}
 	e->skel = skel;
-	skel->rodata->cfg_nwords = t->nwords;
-	skel->rodata->cfg_flags = t->flags;
-	skel->rodata->cfg_proto = t->proto;
-	skel->rodata->cfg_recv4 = t->recv4;
-	skel->rodata->cfg_recv6 = t->recv6;
-	skel->rodata->cfg_max_cands = t->max_cands;
-	for (i = 0; i < SKS_NTREES; i++) {
-		skel->rodata->cfg_tree_base[i] = t->tree_base[i];
-		skel->rodata->cfg_tree_flat[i] = t->tree_flat[i];
-	}
-	for (i = 0; i <= SKS_NTREES; i++)
-		skel->rodata->cfg_cls_base[i] = t->cls_base[i];
-	for (f = 0; f < SKS_NFAMS; f++)
-		for (i = 0; i < SKS_WORDS; i++)
-			skel->rodata->cfg_base_mask[f][i] = t->base_mask[f][i];
-	for (i = 0; i < SKS_WORDS; i++)
-		skel->rodata->cfg_test_mask[i] = t->test_mask[i];
-	skel->rodata->cfg_default = t->deflt;
+	err = sk_tables_hot(t, &hot, &nhot, &c);
+	if (err)
+		goto err_skel;
+	/* .rodata is frozen at load: the verifier sees these values */
+	memcpy((void *)&skel->rodata->cfg, &c, sizeof(c));
 
-	if ((err = set_size(skel->maps.idx, t->nindex)) ||
-	    (err = set_size(skel->maps.buckets, t->nbuckets)) ||
+	if ((err = set_size(skel->maps.buckets, t->nbuckets)) ||
 	    (err = set_size(skel->maps.bounds4, t->nbounds4)) ||
 	    (err = set_size(skel->maps.bounds6, t->nbounds6)) ||
-	    (err = set_size(skel->maps.classbits, t->nclassbits)) ||
 	    (err = set_size(skel->maps.sport_cls, t->nsport_cls)) ||
-	    (err = set_size(skel->maps.rules, t->nrules_map)) ||
-	    (err = set_size(skel->maps.tests, t->ntests)) ||
-	    (err = set_size(skel->maps.pools, t->npools)) ||
-	    (err = set_size(skel->maps.slots, t->nslots)) ||
+	    (err = set_size(skel->maps.hot, nhot)) ||
 	    (err = set_size(skel->maps.socks, t->nsockets)) ||
 	    (err = set_size(skel->maps.cookie_pool,
 			    shared && shared->nopen > t->nsockets ?
@@ -191,33 +176,24 @@ struct sk_ebpf *sk_ebpf_load(const struct sksteer_service *svc,
 			strerror(-err));
 		goto err_skel;
 	}
-	if ((err = fill_array(skel->maps.idx, t->index, t->nindex,
-			      sizeof(*t->index))) ||
-	    (err = fill_array(skel->maps.buckets, t->buckets, t->nbuckets,
+	if ((err = fill_array(skel->maps.buckets, t->buckets, t->nbuckets,
 			      sizeof(*t->buckets))) ||
 	    (err = fill_array(skel->maps.bounds4, t->bounds4, t->nbounds4,
 			      sizeof(*t->bounds4))) ||
 	    (err = fill_array(skel->maps.bounds6, t->bounds6, t->nbounds6,
 			      sizeof(*t->bounds6))) ||
-	    (err = fill_array(skel->maps.classbits, t->classbits,
-			      t->nclassbits, sizeof(*t->classbits))) ||
 	    (err = fill_array(skel->maps.sport_cls, t->sport_cls,
 			      t->nsport_cls, sizeof(*t->sport_cls))) ||
-	    (err = fill_array(skel->maps.rules, t->rules, t->nrules_map,
-			      sizeof(*t->rules))) ||
-	    (err = fill_array(skel->maps.tests, t->tests, t->ntests,
-			      sizeof(*t->tests))) ||
-	    (err = fill_array(skel->maps.pools, t->pools, t->npools,
-			      sizeof(*t->pools))) ||
-	    (err = fill_array(skel->maps.slots, t->slots, t->nslots,
-			      sizeof(*t->slots)))) {
+	    (err = fill_array(skel->maps.hot, hot, nhot, sizeof(*hot)))) {
 		sk_warn("service '%s': writing the eBPF tables: %s\n", svc->name,
 			strerror(-err));
 		goto err_skel;
 	}
+	free(hot);
 	return e;
 
 err_skel:
+	free(hot);
 	sksteer_bpf__destroy(skel);
 err_tables:
 	sk_tables_free(&e->tables);

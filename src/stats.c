@@ -173,8 +173,9 @@ const char *sksteer_stats__rule_text(const struct sksteer_stats *st,
 
 uint64_t sksteer_stats__rule_hits(const struct sksteer_stats *st, size_t idx)
 {
-	return idx < sksteer_stats__rule_cnt(st) ? st->sum.c[SKS_CNT_RULE(idx)] :
-						   0;
+	return idx < sksteer_stats__rule_cnt(st) ?
+		       st->sum.c[SKS_CNT_RULE(st->meta.npools, idx)] :
+		       0;
 }
 
 size_t sksteer_stats__pool_cnt(const struct sksteer_stats *st)

@@ -238,39 +238,69 @@ out:
 
 struct builder {
 	struct sk_tables *t;
-	size_t cap_index, cap_buckets, cap_b4, cap_b6;
+	size_t cap_buckets, cap_b4, cap_b6;
 	int fam;
-	int maxdepth;
 };
 
-static int64_t new_bucket(struct builder *bd)
+static int reserve_buckets(struct builder *bd, size_t n, size_t *at)
 {
 	struct sk_tables *t = bd->t;
 
-	if (t->nbuckets >= SKS_IDX_BUCKET ||
-	    grow((void **)&t->buckets, &bd->cap_buckets, t->nbuckets + 1,
+	if (t->nbuckets + n > UINT32_MAX ||
+	    grow((void **)&t->buckets, &bd->cap_buckets, t->nbuckets + n,
 		 sizeof(*t->buckets)))
 		return -ENOMEM;
-	memset(&t->buckets[t->nbuckets], 0, sizeof(*t->buckets));
-	return (int64_t)t->nbuckets++;
+	memset(&t->buckets[t->nbuckets], 0, n * sizeof(*t->buckets));
+	*at = t->nbuckets;
+	t->nbuckets += n;
+	return 0;
 }
 
-/* A list bucket for the class changes v[0..n) (class @cls0 before). */
-static int64_t list_bucket(struct builder *bd, const struct bnd *v, size_t n,
-			   uint32_t cls0)
+/*
+ * Fill bucket @at for the block [@start, @start + 2^@bits) whose class at
+ * its start is @cls0 and whose class changes strictly inside it are
+ * v[0..n).
+ */
+static int fill_bucket(struct builder *bd, size_t at, const struct bnd *v,
+		       size_t n, uint32_t cls0, sk_u128 start, int bits)
 {
 	struct sk_tables *t = bd->t;
-	struct sks_bucket *bk;
-	int64_t id = new_bucket(bd);
-	size_t i;
+	size_t i = 0, base, k;
+	int err;
 
-	if (id < 0)
-		return id;
+	if (n > SKS_LIST_SPLIT && bits > 8) {
+		/* crowded: 256 sub-buckets of bits - 8 */
+		err = reserve_buckets(bd, 256, &base);
+		if (err)
+			return err;
+		t->buckets[at].flags = SKS_BUCKET_TABLE;
+		t->buckets[at].first = (uint32_t)base;
+		t->buckets[at].cls = cls0;
+		for (k = 0; k < 256; k++) {
+			sk_u128 sub = start + ((sk_u128)k << (bits - 8));
+			sk_u128 end = sub + ((sk_u128)1 << (bits - 8)) - 1;
+			size_t j;
+
+			/* a change exactly at the sub-block's start sets its
+			 * class */
+			while (i < n && v[i].key <= sub) {
+				cls0 = v[i].cls;
+				i++;
+			}
+			j = i;
+			while (j < n && v[j].key <= end)
+				j++;
+			err = fill_bucket(bd, base + k, v + i, j - i, cls0, sub,
+					  bits - 8);
+			if (err)
+				return err;
+		}
+		return 0;
+	}
 	if (n > UINT16_MAX)
 		return -E2BIG;
-	bk = &t->buckets[id];
-	bk->cls = cls0;
-	bk->count = (uint16_t)n;
+	t->buckets[at].cls = cls0;
+	t->buckets[at].count = (uint16_t)n;
 	if (bd->fam == 4 && n <= SKS_INLINE4) {
 		uint32_t last = cls0;
 
@@ -278,14 +308,13 @@ static int64_t list_bucket(struct builder *bd, const struct bnd *v, size_t n,
 			if (i < n)
 				last = v[i].cls;
 			/* padding never matches: the scan keeps the class */
-			bk->in[i] = i < n ? (struct sks_bound4){
-						    (uint32_t)v[i].key, v[i].cls
-					    } :
-					    (struct sks_bound4){ UINT32_MAX,
-								 last };
+			t->buckets[at].in[i] =
+				i < n ? (struct sks_bound4){ (uint32_t)v[i].key,
+							     v[i].cls } :
+					(struct sks_bound4){ UINT32_MAX, last };
 		}
 	} else if (bd->fam == 4) {
-		bk->first = (uint32_t)t->nbounds4;
+		t->buckets[at].first = (uint32_t)t->nbounds4;
 		if (grow((void **)&t->bounds4, &bd->cap_b4, t->nbounds4 + n,
 			 sizeof(*t->bounds4)))
 			return -ENOMEM;
@@ -294,7 +323,7 @@ static int64_t list_bucket(struct builder *bd, const struct bnd *v, size_t n,
 				(uint32_t)v[i].key, v[i].cls
 			};
 	} else {
-		bk->first = (uint32_t)t->nbounds6;
+		t->buckets[at].first = (uint32_t)t->nbounds6;
 		if (grow((void **)&t->bounds6, &bd->cap_b6, t->nbounds6 + n,
 			 sizeof(*t->bounds6)))
 			return -ENOMEM;
@@ -304,103 +333,43 @@ static int64_t list_bucket(struct builder *bd, const struct bnd *v, size_t n,
 				v[i].cls, 0
 			};
 	}
-	return id;
-}
-
-static int reserve_index(struct builder *bd, size_t n, size_t *at)
-{
-	struct sk_tables *t = bd->t;
-
-	if (t->nindex + n > UINT32_MAX ||
-	    grow((void **)&t->index, &bd->cap_index, t->nindex + n,
-		 sizeof(*t->index)))
-		return -ENOMEM;
-	*at = t->nindex;
-	t->nindex += n;
 	return 0;
 }
 
 /*
- * The index entry for the block [@start, @start + 2^@bits) whose class at
- * its start is @cls0 and whose class changes strictly inside it are
- * v[0..n): the class itself, or a bucket.
+ * First-level bits for @n class changes: about two per bucket, so that
+ * most buckets hold their boundaries inline, and no more buckets than
+ * that (the tree's size is what decides whether it stays in the caches).
  */
-static int64_t block_entry(struct builder *bd, const struct bnd *v, size_t n,
-			   uint32_t cls0, sk_u128 start, int bits, int depth)
+static int tree_bits(size_t n)
 {
-	struct sk_tables *t = bd->t;
-	size_t i = 0, base, k;
-	int64_t id;
-	int err;
+	int bits = 0;
 
-	if (!n)
-		return cls0;
-	if (n <= SKS_LIST_SPLIT || depth == bd->maxdepth || bits <= 8) {
-		id = list_bucket(bd, v, n, cls0);
-		return id < 0 ? id : (int64_t)(SKS_IDX_BUCKET | (uint32_t)id);
-	}
-	/* split into 256 sub-blocks of bits - 8 */
-	id = new_bucket(bd);
-	if (id < 0)
-		return id;
-	err = reserve_index(bd, 256, &base);
-	if (err)
-		return err;
-	t->buckets[id].flags = SKS_BUCKET_TABLE;
-	t->buckets[id].first = (uint32_t)base;
-	t->buckets[id].cls = cls0;
-	for (k = 0; k < 256; k++) {
-		sk_u128 sub = start + ((sk_u128)k << (bits - 8));
-		sk_u128 end = sub + ((sk_u128)1 << (bits - 8)) - 1;
-		size_t j;
-		int64_t e;
-
-		/* a change exactly at the sub-block's start sets its class */
-		while (i < n && v[i].key <= sub) {
-			cls0 = v[i].cls;
-			i++;
-		}
-		j = i;
-		while (j < n && v[j].key <= end)
-			j++;
-		e = block_entry(bd, v + i, j - i, cls0, sub, bits - 8,
-				depth + 1);
-		if (e < 0)
-			return e;
-		t->index[base + k] = (uint32_t)e;
-	}
-	return (int64_t)(SKS_IDX_BUCKET | (uint32_t)id);
+	while (bits < SKS_MAX_BITS && ((size_t)2 << bits) < n)
+		bits++;
+	return n <= SKS_INLINE4 ? 0 : bits;
 }
 
 static int build_tree(struct builder *bd, int tree, const struct bnd *v,
 		      size_t n)
 {
 	struct sk_tables *t = bd->t;
-	int bits = bd->fam == 4 ? 32 : 128;
-	size_t base, i = 1, k;
+	int abits = bd->fam == 4 ? 32 : 128;
+	int bits = tree_bits(n - 1), err;
+	size_t base, i = 1, k, nb = (size_t)1 << bits;
 	uint32_t cls = v[0].cls; /* v[0].key == 0 */
-	int err;
 
-	/* a few boundaries: one bucket, no index (no 256 KiB table to miss
-	 * in the cache) */
-	if (n - 1 <= SKS_FLAT_MAX) {
-		int64_t id = list_bucket(bd, v + 1, n - 1, cls);
-
-		if (id < 0)
-			return (int)id;
-		t->tree_flat[tree] = 1;
-		t->tree_base[tree] = (uint32_t)id;
-		return 0;
-	}
-	err = reserve_index(bd, 65536, &base);
+	err = reserve_buckets(bd, nb, &base);
 	if (err)
 		return err;
 	t->tree_base[tree] = (uint32_t)base;
-	for (k = 0; k < 65536; k++) {
-		sk_u128 start = (sk_u128)k << (bits - 16);
-		sk_u128 end = start + ((sk_u128)1 << (bits - 16)) - 1;
+	t->tree_bits[tree] = (uint32_t)bits;
+	for (k = 0; k < nb; k++) {
+		int rest = abits - bits;
+		sk_u128 start = bits ? (sk_u128)k << rest : 0;
+		sk_u128 end = rest == 128 ? ~(sk_u128)0 :
+					    start + ((sk_u128)1 << rest) - 1;
 		size_t j;
-		int64_t e;
 
 		while (i < n && v[i].key <= start) {
 			cls = v[i].cls;
@@ -409,10 +378,9 @@ static int build_tree(struct builder *bd, int tree, const struct bnd *v,
 		j = i;
 		while (j < n && v[j].key <= end)
 			j++;
-		e = block_entry(bd, v + i, j - i, cls, start, bits - 16, 0);
-		if (e < 0)
-			return (int)e;
-		t->index[base + k] = (uint32_t)e;
+		err = fill_bucket(bd, base + k, v + i, j - i, cls, start, rest);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -422,8 +390,6 @@ static int add_classbits(struct sk_tables *t, size_t *cap, int which,
 {
 	size_t i;
 
-	if (c->n >= SKS_IDX_BUCKET)
-		return -E2BIG;
 	t->cls_base[which] = (uint32_t)t->nclassbits;
 	t->nclasses[which] = (uint32_t)c->n;
 	if (grow((void **)&t->classbits, cap,
@@ -480,6 +446,25 @@ static struct sks_target resolve_target(const struct sksteer_service *svc,
 		d.key_off = 0;
 	}
 	return (struct sks_target){ .kind = SKS_TGT_DROP }; /* unreachable */
+}
+
+static uint8_t cmp_table(enum sk_cmp c)
+{
+	switch (c) {
+	case SK_CMP_EQ:
+		return SKS_CMP_EQ;
+	case SK_CMP_NE:
+		return SKS_CMP_NE;
+	case SK_CMP_LT:
+		return SKS_CMP_LT;
+	case SK_CMP_LE:
+		return SKS_CMP_LE;
+	case SK_CMP_GT:
+		return SKS_CMP_GT;
+	case SK_CMP_GE:
+		return SKS_CMP_GE;
+	}
+	return 0;
 }
 
 static bool rule_possible(const struct sk_rule *r, int fam)
@@ -573,7 +558,6 @@ int sk_tables_build(const struct sksteer_service *svc,
 		    (fam == 4 ? !svc->recv4 : !svc->recv6))
 			continue;
 		bd.fam = fam;
-		bd.maxdepth = fam == 4 ? SKS_MAX_DEPTH4 : SKS_MAX_DEPTH6;
 		err = sweep(svc, d, fam, &cls, &v, &n);
 		if (!err)
 			err = build_tree(&bd, tree, v, n);
@@ -658,7 +642,7 @@ int sk_tables_build(const struct sksteer_service *svc,
 			t->tests[t->ntests++] = (struct sks_test){
 				.off = (uint16_t)p->off,
 				.width = p->width,
-				.op = (uint8_t)p->cmp, /* same order as SKS_OP_* */
+				.op = cmp_table(p->cmp),
 				.mask = p->has_mask ? p->mask : 0xffffffffu,
 				.value = p->value,
 			};
@@ -686,13 +670,10 @@ int sk_tables_build(const struct sksteer_service *svc,
 	}
 	/* maps need at least one entry */
 	if (!t->nbuckets || !t->nbounds4 || !t->nbounds6 || !t->nclassbits ||
-	    !t->nsport_cls || !t->nslots || !t->nindex) {
+	    !t->nsport_cls || !t->nslots) {
 		size_t c4 = bd.cap_b4, c6 = bd.cap_b6, cb = bd.cap_buckets;
-		size_t ci = bd.cap_index;
 
-		if ((!t->nindex && grow((void **)&t->index, &ci, 1,
-					sizeof(*t->index))) ||
-		    (!t->nbuckets && grow((void **)&t->buckets, &cb, 1,
+		if ((!t->nbuckets && grow((void **)&t->buckets, &cb, 1,
 					  sizeof(*t->buckets))) ||
 		    (!t->nbounds4 && grow((void **)&t->bounds4, &c4, 1,
 					  sizeof(*t->bounds4))) ||
@@ -712,7 +693,6 @@ int sk_tables_build(const struct sksteer_service *svc,
 			t->f = 1;                                            \
 		}                                                            \
 	} while (0)
-		ATLEAST1(nindex, t->index);
 		ATLEAST1(nbuckets, t->buckets);
 		ATLEAST1(nbounds4, t->bounds4);
 		ATLEAST1(nbounds6, t->bounds6);
@@ -737,7 +717,6 @@ err_free:
 
 void sk_tables_free(struct sk_tables *t)
 {
-	free(t->index);
 	free(t->buckets);
 	free(t->bounds4);
 	free(t->bounds6);
@@ -750,10 +729,56 @@ void sk_tables_free(struct sk_tables *t)
 	memset(t, 0, sizeof(*t));
 }
 
+int sk_tables_hot(const struct sk_tables *t, struct sks_hot **out,
+		  size_t *nout, struct sks_cfg *c)
+{
+	size_t ncls = (t->nclassbits + 1) / 2, nslots = (t->nslots + 3) / 4;
+	size_t n = ncls + t->nrules_map + (t->ntests ? t->ntests : 1) +
+		   (t->npools ? t->npools : 1) + nslots, i;
+	struct sks_hot *hot;
+
+	memset(c, 0, sizeof(*c));
+	c->flags = t->flags;
+	c->nwords = t->nwords;
+	c->proto = t->proto;
+	c->max_cands = t->max_cands;
+	c->recv4 = (uint8_t)t->recv4;
+	c->recv6 = (uint8_t)t->recv6;
+	c->npools = (uint16_t)t->npools;
+	c->off_rules = (uint32_t)ncls;
+	c->off_tests = c->off_rules + (uint32_t)t->nrules_map;
+	c->off_pools = c->off_tests + (uint32_t)(t->ntests ? t->ntests : 1);
+	c->off_slots = c->off_pools + (uint32_t)(t->npools ? t->npools : 1);
+	for (i = 0; i < SKS_NTREES; i++) {
+		c->tree_base[i] = t->tree_base[i];
+		c->tree_bits[i] = (uint8_t)t->tree_bits[i];
+	}
+	memcpy(c->cls_base, t->cls_base, sizeof(c->cls_base));
+	memcpy(c->base_mask, t->base_mask, sizeof(c->base_mask));
+	memcpy(c->test_mask, t->test_mask, sizeof(c->test_mask));
+	c->deflt = t->deflt;
+
+	hot = calloc(n, sizeof(*hot));
+	if (!hot)
+		return -ENOMEM;
+	for (i = 0; i < t->nclassbits; i++)
+		hot[i / 2].words[i % 2] = t->classbits[i];
+	for (i = 0; i < t->nrules_map; i++)
+		hot[c->off_rules + i].rule = t->rules[i];
+	for (i = 0; i < t->ntests; i++)
+		hot[c->off_tests + i].test = t->tests[i];
+	for (i = 0; i < t->npools; i++)
+		hot[c->off_pools + i].pool = t->pools[i];
+	for (i = 0; i < t->nslots; i++)
+		hot[c->off_slots + i / 4].slots[i % 4] = t->slots[i];
+	*out = hot;
+	*nout = n;
+	return 0;
+}
+
 size_t sk_tables_size(const struct sk_tables *t)
 {
-	return t->nindex * sizeof(*t->index) +
-	       t->nbuckets * sizeof(*t->buckets) +
+	return t->nbuckets * sizeof(*t->buckets) +
 	       t->nbounds4 * sizeof(*t->bounds4) +
 	       t->nbounds6 * sizeof(*t->bounds6) +
 	       t->nclassbits * sizeof(*t->classbits) +
@@ -814,23 +839,17 @@ static uint32_t class_of(const struct sk_tables *t, int tree,
 	sk_u128 x = fam == 4 ? a[0] :
 			       ((sk_u128)a[0] << 96 | (sk_u128)a[1] << 64 |
 				(sk_u128)a[2] << 32 | a[3]);
-	int shift = (fam == 4 ? 32 : 128) - 16;
-	uint32_t e;
+	int bits = (int)t->tree_bits[tree];
+	int shift = (fam == 4 ? 32 : 128) - bits;
+	const struct sks_bucket *b =
+		&t->buckets[t->tree_base[tree] +
+			    (bits ? (uint32_t)(x >> shift) : 0)];
 
-	if (t->tree_flat[tree])
-		return search(t, &t->buckets[t->tree_base[tree]], x, fam);
-	e = t->index[t->tree_base[tree] + (uint32_t)(x >> shift)];
-	for (;;) {
-		const struct sks_bucket *b;
-
-		if (!(e & SKS_IDX_BUCKET))
-			return e;
-		b = &t->buckets[e & ~SKS_IDX_BUCKET];
-		if (!(b->flags & SKS_BUCKET_TABLE))
-			return search(t, b, x, fam);
+	while (b->flags & SKS_BUCKET_TABLE) {
 		shift -= 8;
-		e = t->index[b->first + (uint32_t)((x >> shift) & 0xff)];
+		b = &t->buckets[b->first + (uint32_t)((x >> shift) & 0xff)];
 	}
+	return search(t, b, x, fam);
 }
 
 static void and_class(const struct sk_tables *t, uint64_t *mask, int which,
@@ -867,26 +886,7 @@ static bool tests_pass(const struct sk_tables *t, const struct ev_pkt *p,
 		if (payload_value(p, x->off, x->width, &v))
 			return false;
 		v &= x->mask;
-		switch (x->op) {
-		case SKS_OP_EQ:
-			ok = v == x->value;
-			break;
-		case SKS_OP_NE:
-			ok = v != x->value;
-			break;
-		case SKS_OP_LT:
-			ok = v < x->value;
-			break;
-		case SKS_OP_LE:
-			ok = v <= x->value;
-			break;
-		case SKS_OP_GT:
-			ok = v > x->value;
-			break;
-		default:
-			ok = v >= x->value;
-			break;
-		}
+		ok = (x->op >> (v < x->value ? 2 : v == x->value ? 1 : 0)) & 1;
 		if (!ok)
 			return false;
 	}

@@ -12,8 +12,8 @@ struct sk_tables {
 	/* .rodata of the program */
 	uint32_t nrules, nwords, flags, max_cands;
 	uint32_t recv4, recv6, proto;
-	uint32_t tree_base[SKS_NTREES]; /* index offset, or the flat bucket */
-	uint32_t tree_flat[SKS_NTREES];
+	uint32_t tree_base[SKS_NTREES]; /* first bucket of the tree */
+	uint32_t tree_bits[SKS_NTREES]; /* 2^bits first-level buckets */
 	uint32_t cls_base[SKS_NTREES + 1];
 	uint64_t base_mask[SKS_NFAMS][SKS_WORDS];
 	uint64_t test_mask[SKS_WORDS];
@@ -21,8 +21,6 @@ struct sk_tables {
 
 	/* maps (n* = number of entries; at least 1 so that maps can be
 	 * created) */
-	uint32_t *index;
-	size_t nindex;
 	struct sks_bucket *buckets;
 	size_t nbuckets;
 	struct sks_bound4 *bounds4;
@@ -55,6 +53,10 @@ struct sk_tables {
 int sk_tables_build(const struct sksteer_service *svc,
 		    const struct sk_layout *layout, struct sk_tables *t);
 void sk_tables_free(struct sk_tables *t);
+/* The program's configuration and its "hot" array (classbits, rules,
+ * tests, pools, slots, one after the other); *@hot is malloc()ed. */
+int sk_tables_hot(const struct sk_tables *t, struct sks_hot **hot,
+		  size_t *nhot, struct sks_cfg *cfg);
 /* Bytes of map memory the tables take. */
 size_t sk_tables_size(const struct sk_tables *t);
 
