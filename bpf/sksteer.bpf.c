@@ -504,7 +504,9 @@ static __always_inline int read_packet(struct sk_reuseport_md *ctx,
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	__u8 *l4 = data;
-	__u8 ip[40];
+	/* words, so that addresses are one load and a byte swap each */
+	__u32 ipw[10];
+	__u8 *ip = (__u8 *)ipw;
 	__u8 ver;
 
 	if (bpf_skb_load_bytes_relative(ctx, 0, ip, 1, BPF_HDR_START_NET))
@@ -515,10 +517,8 @@ static __always_inline int read_packet(struct sk_reuseport_md *ctx,
 						BPF_HDR_START_NET))
 			return -1;
 		p->fam = SKS_FAM_4;
-		p->src[0] = (__u32)ip[12] << 24 | (__u32)ip[13] << 16 |
-			    (__u32)ip[14] << 8 | ip[15];
-		p->dst[0] = (__u32)ip[16] << 24 | (__u32)ip[17] << 16 |
-			    (__u32)ip[18] << 8 | ip[19];
+		p->src[0] = bpf_ntohl(ipw[3]);
+		p->dst[0] = bpf_ntohl(ipw[4]);
 	} else if (ver == 6 && cfg.recv6) {
 		int i;
 
@@ -528,12 +528,8 @@ static __always_inline int read_packet(struct sk_reuseport_md *ctx,
 		p->fam = SKS_FAM_6;
 #pragma unroll
 		for (i = 0; i < 4; i++) {
-			p->src[i] = (__u32)ip[8 + 4 * i] << 24 |
-				    (__u32)ip[9 + 4 * i] << 16 |
-				    (__u32)ip[10 + 4 * i] << 8 | ip[11 + 4 * i];
-			p->dst[i] = (__u32)ip[24 + 4 * i] << 24 |
-				    (__u32)ip[25 + 4 * i] << 16 |
-				    (__u32)ip[26 + 4 * i] << 8 | ip[27 + 4 * i];
+			p->src[i] = bpf_ntohl(ipw[2 + i]);
+			p->dst[i] = bpf_ntohl(ipw[6 + i]);
 		}
 	} else {
 		p->fam = SKS_FAM_OTHER;
