@@ -543,12 +543,42 @@ static bool is_pow2(unsigned int n)
 	return n && !(n & (n - 1));
 }
 
+/*
+ * A holds an index of the pool's open sockets: return that socket's group
+ * position. Each run of consecutive positions is one leaf (one addition),
+ * found by a balanced search over the runs' first indexes, so that a pool
+ * of thousands with a few closed sockets stays small.
+ */
+static void runs_tree(struct cc *c, const struct sk_layout_pool *lp,
+		      const unsigned int *start, size_t lo, size_t hi)
+{
+	size_t mid;
+	int right, left;
+
+	if (hi - lo == 1) {
+		uint32_t delta = lp->pos[start[lo]] - start[lo];
+
+		if (delta)
+			emit(&c->a, BPF_ALU | BPF_ADD | BPF_K, delta);
+		emit(&c->a, BPF_RET | BPF_A, 0);
+		return;
+	}
+	mid = lo + (hi - lo) / 2;
+	right = new_label(&c->a);
+	left = new_label(&c->a);
+	emit_jmp(&c->a, BPF_JGE, start[mid], right, left);
+	label_here(&c->a, left);
+	runs_tree(c, lp, start, lo, mid);
+	label_here(&c->a, right);
+	runs_tree(c, lp, start, mid, hi);
+}
+
 /* A holds a value; pick open socket (value mod n) of the pool and return
  * its group position. */
 static void ret_by_value(struct cc *c, const struct sk_layout_pool *lp)
 {
-	unsigned int i;
-	bool contiguous = true;
+	unsigned int *start, i;
+	size_t nruns = 0;
 
 	if (lp->n == 1) {
 		emit(&c->a, BPF_RET | BPF_K, lp->pos[0]);
@@ -558,24 +588,16 @@ static void ret_by_value(struct cc *c, const struct sk_layout_pool *lp)
 		emit(&c->a, BPF_ALU | BPF_AND | BPF_K, lp->n - 1);
 	else
 		emit(&c->a, BPF_ALU | BPF_MOD | BPF_K, lp->n);
-	for (i = 1; i < lp->n; i++)
-		contiguous &= lp->pos[i] == lp->pos[0] + i;
-	if (contiguous) {
-		if (lp->pos[0])
-			emit(&c->a, BPF_ALU | BPF_ADD | BPF_K, lp->pos[0]);
-		emit(&c->a, BPF_RET | BPF_A, 0);
+	start = calloc(lp->n, sizeof(*start));
+	if (!start) {
+		c->a.err = -ENOMEM;
 		return;
 	}
-	/* after sockets closed, positions are no longer a run */
-	for (i = 0; i + 1 < lp->n; i++) {
-		int hit = new_label(&c->a), miss = new_label(&c->a);
-
-		emit_jmp(&c->a, BPF_JEQ, i, hit, miss);
-		label_here(&c->a, hit);
-		emit(&c->a, BPF_RET | BPF_K, lp->pos[i]);
-		label_here(&c->a, miss);
-	}
-	emit(&c->a, BPF_RET | BPF_K, lp->pos[lp->n - 1]);
+	for (i = 0; i < lp->n; i++)
+		if (!i || lp->pos[i] != lp->pos[i - 1] + 1)
+			start[nruns++] = i;
+	runs_tree(c, lp, start, 0, nruns);
+	free(start);
 }
 
 /* Follow fallbacks from a pool with no open socket. Returns the pool to
@@ -945,7 +967,8 @@ struct sksteer_prog *sk_cbpf_compile(const struct sksteer_service *svc,
 		sk_warn("service '%s': the classic BPF program needs %zu "
 			"instructions, more than the kernel's limit of %d; use "
 			"'backend ebpf' (prefix sets cost about one instruction "
-			"per IPv4 range boundary and six per IPv6 one)\n",
+			"per IPv4 range boundary and six per IPv6 one, a rule a "
+			"few more)\n",
 			svc->name, prog->n, SKSTEER_CBPF_MAX_INSNS);
 		err = -E2BIG;
 		goto out;

@@ -1,24 +1,26 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Randomized differential test: the classic BPF compiler (src/cbpf.c, run
- * by the kernel-semantics interpreter of src/interp.c) against the
- * reference matcher (src/match.c, written from sksteer.conf(5) SEMANTICS
- * alone). Services are generated as configuration text and parsed, group
+ * by the kernel-semantics interpreter of src/interp.c), and the eBPF
+ * backend's tables (src/tables.c, evaluated by sk_tables_eval() the way
+ * bpf/sksteer.bpf.c reads them), against the reference matcher
+ * (src/match.c, written from sksteer.conf(5) SEMANTICS alone). Services are generated as configuration text and parsed, group
  * layouts have closed sockets as the kernel renumbers them, packets aim at
  * the edges of the rules. Both must pick the same socket (or both the
  * kernel's hash) and name the same deciding rule.
  *
  * Deterministic: the seed is printed with every failure, and
- * SKSTEER_DIFF_SEED=N replays (or varies) a run.
+ * SKSTEER_DIFF_SEED=N replays (or varies) a run; SKSTEER_DIFF_CONFIG=I
+ * runs only config I of each test (every config has a seed of its own).
  */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "internal.h"
+#include "tables.h"
 #include "testlib.h"
 #include "fuzz/gen.h"
 
@@ -54,6 +56,7 @@ static double now(void)
 
 struct stats {
 	unsigned long cases, layouts, compiled, too_big, drop, configs;
+	unsigned long tables, table_cases;
 	unsigned long hash, pool, by_rule, other_ver;
 	unsigned int max_insns;
 };
@@ -99,6 +102,40 @@ static int check_pkt(const struct sksteer_service *svc,
 		st->by_rule++;
 	if (!pkt->len || (pkt->buf[0] >> 4 != 4 && pkt->buf[0] >> 4 != 6))
 		st->other_ver++;
+	return OK;
+}
+
+/*
+ * The eBPF tables for @l (the layout's positions stand for sockarray
+ * keys) against the matcher: same kind, same socket, same deciding rule.
+ */
+static int check_tables(const struct sksteer_service *svc,
+			const struct sk_layout *l, const struct sk_tables *t,
+			const struct sk_pkt *pkt, char *why, size_t wsz)
+{
+	struct sk_tables_result res = {};
+	struct sk_match m;
+
+	if (sk_match(svc, l, pkt, &m) || sk_tables_eval(t, pkt, &res)) {
+		snprintf(why, wsz, "tables: evaluation failed");
+		return 2;
+	}
+	if (res.rule != m.rule || res.kind != m.target.kind) {
+		snprintf(why, wsz,
+			 "eBPF tables: rule %d kind %d, matcher: rule %d kind %d",
+			 res.rule, res.kind, m.rule, m.target.kind);
+		return 2;
+	}
+	if (m.target.kind == SKSTEER_TARGET_POOL &&
+	    (res.pool != m.target.pool ||
+	     res.slot != l->pools[m.target.pool].pos[m.pool_index])) {
+		snprintf(why, wsz,
+			 "eBPF tables: pool %d socket %u, matcher: pool %d "
+			 "socket %u",
+			 res.pool, res.slot, m.target.pool,
+			 l->pools[m.target.pool].pos[m.pool_index]);
+		return 2;
+	}
 	return OK;
 }
 
@@ -234,9 +271,11 @@ static void report(const char *test, unsigned int idx, const char *text,
 	small = shrink(text, l, pkt, kind);
 	if (replay(small, l, pkt, why2, sizeof(why2)) == kind)
 		why = why2;
-	gen_printf(&b, "%s (SKSTEER_DIFF_SEED=%#llx, config %u): %s: %s\n",
-		   test, (unsigned long long)base_seed(), idx,
-		   gen_fail_names[kind], why);
+	gen_printf(
+		&b,
+		"%s (SKSTEER_DIFF_SEED=%#llx SKSTEER_DIFF_CONFIG=%u): %s: %s\n",
+		test, (unsigned long long)base_seed(), idx,
+		gen_fail_names[kind], why);
 	gen_printf(&b, "--- config (shrunk) ---\n%s", small);
 	gen_printf(&b, "--- layout (pool=[positions of open sockets]) ---\n");
 	gen_layout_fmt(l, &b);
@@ -275,17 +314,20 @@ static void diff_run(const struct run *run)
 
 	ASSERT(g, "out of memory");
 	for (c = 0; c < run->configs; c++) {
+		const char *only = getenv("SKSTEER_DIFF_CONFIG");
 		struct gen_rng r = { config_seed(run->name, c) };
 		struct gen_buf text = {};
 		struct sksteer_config *cfg;
 		struct sksteer_service *svc;
 
+		if (only && *only && strtoul(only, NULL, 0) != c)
+			continue;
 		gen_config(&r, &run->o, &text);
 		tl_messages_reset();
 		cfg = sksteer_config__parse_string(text.s, text.n, "diff.conf",
 						   NULL);
 		ASSERT(cfg,
-		       "%s (SKSTEER_DIFF_SEED=%#llx, config %u): the generated "
+		       "%s (SKSTEER_DIFF_SEED=%#llx SKSTEER_DIFF_CONFIG=%u): the generated "
 		       "config does not parse: %.1500s\n--- config ---\n%.1500s",
 		       run->name, (unsigned long long)base_seed(), c,
 		       tl_messages(), text.s);
@@ -294,7 +336,9 @@ static void diff_run(const struct run *run)
 		for (li = 0; li < run->layouts; li++) {
 			struct sksteer_prog *prog = NULL;
 			struct sk_layout l = {};
+			struct sk_tables t;
 			unsigned int nclose = 0;
+			bool have_t;
 			int rc;
 
 			if (li && gen_pct(&r, (unsigned int)run->close_pct))
@@ -305,6 +349,8 @@ static void diff_run(const struct run *run)
 					svc, &l,
 					gen_below(&r, (uint32_t)svc->npools));
 			st.layouts++;
+			have_t = !sk_tables_build(svc, &l, &t);
+			st.tables += have_t;
 			rc = compile(svc, &l, &prog, &st, why, sizeof(why));
 			if (rc > 1) {
 				struct sk_pkt none = {
@@ -315,14 +361,20 @@ static void diff_run(const struct run *run)
 				       why);
 				tl_stop();
 			}
-			for (k = 0; !rc && k < run->pkts; k++) {
-				int f;
+			for (k = 0; (!rc || have_t) && k < run->pkts; k++) {
+				int f = OK;
 
 				gen_packet(&r, svc, run->o.odd_pct, g);
 				ASSERT(gen_wellformed(svc, &g->pkt),
 				       "generator made a malformed packet");
-				f = check_pkt(svc, &l, prog, &g->pkt, &st, why,
-					      sizeof(why));
+				if (have_t) {
+					f = check_tables(svc, &l, &t, &g->pkt,
+							 why, sizeof(why));
+					st.table_cases++;
+				}
+				if (!f && !rc)
+					f = check_pkt(svc, &l, prog, &g->pkt,
+						      &st, why, sizeof(why));
 				if (f) {
 					report(run->name, c, text.s, &l,
 					       &g->pkt, f, why);
@@ -330,6 +382,8 @@ static void diff_run(const struct run *run)
 				}
 			}
 			sksteer_prog__free(prog);
+			if (have_t)
+				sk_tables_free(&t);
 			sk_layout_free(&l);
 		}
 		sksteer_config__free(cfg);
@@ -339,10 +393,16 @@ static void diff_run(const struct run *run)
 	fprintf(stderr,
 		"%s: %lu cases in %.2fs: %lu configs, %lu layouts, %lu "
 		"compiled (largest %u insns), refused %lu E2BIG %lu drop; "
-		"%lu by a rule, %lu to a pool, %lu hash, %lu other-version\n",
+		"%lu by a rule, %lu to a pool, %lu hash, %lu other-version; "
+		"eBPF tables: %lu layouts, %lu cases\n",
 		run->name, st.cases, now() - t0, st.configs, st.layouts,
 		st.compiled, st.max_insns, st.too_big, st.drop, st.by_rule,
-		st.pool, st.hash, st.other_ver);
+		st.pool, st.hash, st.other_ver, st.tables, st.table_cases);
+	if (getenv("SKSTEER_DIFF_CONFIG"))
+		return;
+	CHECK(st.tables == st.layouts,
+	      "the eBPF tables were refused for %lu of %lu layouts",
+	      st.layouts - st.tables, st.layouts);
 	CHECK(st.compiled >= run->min_compiled * (double)st.layouts,
 	      "only %lu of %lu layouts compiled (E2BIG %lu, drop %lu)",
 	      st.compiled, st.layouts, st.too_big, st.drop);
@@ -874,4 +934,63 @@ TEST(insns_grow_log)
 	/* the wording: 2 * (small) + a constant */
 	CHECK(steps[2] <= 2 * steps[0] + 8, "%u > 2 * %u + 8", steps[2],
 	      steps[0]);
+}
+
+/*
+ * The eBPF tables' less common shapes: thousands of boundaries crowded in
+ * one block (256-way sub-tables, and lists at the 256-address level),
+ * IPv6 as well, checked address by address against the matcher.
+ */
+TEST(tables_crowded)
+{
+	struct gen_rng r = { base_seed() ^ 0xc0ffee };
+	struct gen_buf text = {};
+	struct sksteer_config *cfg;
+	struct sksteer_service *svc;
+	struct gen_pkt *g = malloc(sizeof(*g));
+	struct sk_layout l;
+	struct sk_tables t;
+	size_t i, tables = 0, k;
+	char why[512];
+
+	ASSERT(g, "out of memory");
+	gen_printf(&text, "service c {\n  listen udp [::]:1\n  pool a 2\n"
+			  "  pool b 3\n  set s {\n");
+	/* 3000 host routes and small prefixes in 198.51.96.0/19 (some
+	 * /24s with more than 64 boundaries), and IPv6 crowded in one
+	 * /48 */
+	for (i = 0; i < 3000; i++)
+		gen_printf(&text, "    198.51.%u.%u/32\n", 96 + gen_below(&r, 32),
+			   gen_below(&r, 256));
+	for (i = 0; i < 600; i++)
+		gen_printf(&text, "    2001:db8:0:%x::%x/128\n", gen_below(&r, 4),
+			   gen_below(&r, 0x400));
+	gen_printf(&text, "  }\n  rule from @s pool a\n"
+			  "  rule to 198.51.100.0/24 pool b\n  default hash\n}\n");
+	cfg = sksteer_config__parse_string(text.s, text.n, "crowded", NULL);
+	ASSERT(cfg, "parse: %s", tl_messages());
+	svc = sksteer_config__service(cfg, 0);
+	ASSERT(!sk_layout_declared(svc, &l), "layout");
+	ASSERT(!sk_tables_build(svc, &l, &t), "tables: %s", tl_messages());
+	for (i = 0; i < t.nbuckets; i++)
+		tables += !!(t.buckets[i].flags & SKS_BUCKET_TABLE);
+	CHECK(tables > 0, "no bucket was split into a table");
+	for (k = 0; k < 200000; k++) {
+		gen_packet(&r, svc, 5, g);
+		/* aim at the crowded blocks */
+		if (g->pkt.len >= 20 && g->pkt.buf[0] >> 4 == 4 && k % 2) {
+			g->buf[12] = 198;
+			g->buf[13] = 51;
+			g->buf[14] = (uint8_t)(96 + gen_below(&r, 32));
+		}
+		if (check_tables(svc, &l, &t, &g->pkt, why, sizeof(why))) {
+			tl_fail(__FILE__, __LINE__, "%s", why);
+			break;
+		}
+	}
+	sk_tables_free(&t);
+	sk_layout_free(&l);
+	sksteer_config__free(cfg);
+	gen_buf_free(&text);
+	free(g);
 }
