@@ -397,7 +397,8 @@ static __always_inline int next_candidate(struct cand_ctx *cc)
  * ones if that one is gone. */
 static __always_inline int select_in_pool(struct sk_reuseport_md *ctx,
 					  struct sks_counters *c, __u32 pool_idx,
-					  __u32 key)
+					  const struct pkt *p, __u32 key,
+					  bool have_key)
 {
 	struct sks_pool *pool;
 	struct sks_hot *h;
@@ -408,13 +409,22 @@ static __always_inline int select_in_pool(struct sk_reuseport_md *ctx,
 		return -1;
 	pool = &h->pool;
 	n = pool->n;
+	/* the hash only matters for a pool of several; a division costs
+	 * tens of cycles, a mask one */
+	if (n > 1 && !have_key)
+		key = flow_hash(p);
 	for (i = 0; i < MAX_PROBES; i++) {
 		struct sks_hot *sh;
 		__u32 si, slot;
 
 		if (i >= n)
 			break;
-		si = pool->first + (key + i) % n;
+		if (n == 1)
+			si = pool->first;
+		else if (!(n & (n - 1)))
+			si = pool->first + ((key + i) & (n - 1));
+		else
+			si = pool->first + (key + i) % n;
 		sh = hot_at(cfg.off_slots + si / 4);
 		if (!sh)
 			break;
@@ -446,9 +456,8 @@ static __always_inline int apply(struct sk_reuseport_md *ctx,
 			count(c, SKS_CNT_DROP);
 			return SK_DROP;
 		}
-		if (!t.key_width || hop)
-			key = flow_hash(p);
-		if (!select_in_pool(ctx, c, t.pool, key))
+		if (!select_in_pool(ctx, c, t.pool, p, key,
+				    t.key_width && !hop))
 			return SK_PASS;
 		h = hot_at(cfg.off_pools + t.pool);
 		if (!h)
@@ -562,8 +571,8 @@ static __always_inline int migrate(struct sk_reuseport_md *ctx,
 	count(c, SKS_CNT_MIGRATE);
 	/* a request stays in the pool of the listener it was steered to;
 	 * the closing listener is already out of the sockarray */
-	if (pool && !select_in_pool(ctx, c, *pool,
-				    bpf_get_prandom_u32()))
+	if (pool && !select_in_pool(ctx, c, *pool, NULL,
+				    bpf_get_prandom_u32(), true))
 		return SK_PASS;
 	/* nowhere to go in the pool: let the kernel reset it */
 	count(c, SKS_CNT_DROP);
