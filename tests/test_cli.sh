@@ -582,8 +582,11 @@ assert d['agree'] is True, ctx + 'compiler and reference disagree'
 assert v['target'] == want_kind, ctx + 'target %s' % v['target']
 assert v['rule'] == (want_rule or None), ctx + 'rule %s' % v['rule']
 assert k['cbpf'] is True and k['verdict']['insns_executed'] > 0
+e = d['ebpf']
+assert e['tables'] is True, ctx + 'no eBPF tables'
 for key in ('target', 'rule', 'pool', 'pool_index', 'socket'):
     assert k['verdict'][key] == v[key], ctx + key
+    assert e['verdict'][key] == v[key], ctx + 'ebpf ' + key
 if want_kind == 'pool':
     assert v['pool'] == want_pool, ctx + 'pool %s' % v['pool']
     if want_idx == 'h':

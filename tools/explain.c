@@ -249,6 +249,9 @@ struct explain {
 	size_t prog_insns;
 	char *no_prog_why;
 	struct sksteer_verdict kern;
+	bool have_ebpf;
+	char *no_ebpf_why;
+	struct sksteer_verdict ebpf;
 	bool agree;
 
 	struct rule_eval *rules;
@@ -489,6 +492,16 @@ static void print_text(const struct explain *x)
 		printf("kernel:  the classic BPF program answers: %s, rule %d\n",
 		       buf, x->kern.rule + 1);
 	}
+	if (!x->have_ebpf) {
+		printf("eBPF:    the eBPF backend cannot take this service (%s)\n",
+		       x->no_ebpf_why);
+	} else if (same_verdict(&x->ref, &x->ebpf)) {
+		printf("eBPF:    the eBPF program's tables give the same answer\n");
+	} else {
+		target_text(x, &x->ebpf, buf, sizeof(buf));
+		printf("eBPF:    the eBPF program's tables answer: %s, rule %d\n",
+		       buf, x->ebpf.rule + 1);
+	}
 }
 
 static void json_verdict(const struct explain *x,
@@ -611,6 +624,16 @@ static void print_json(const struct explain *x)
 		json_verdict(x, &x->kern, true);
 	} else {
 		jw_string_field(json_wtr, "reason", x->no_prog_why);
+	}
+	jw_end_object(json_wtr);
+	jw_name(json_wtr, "ebpf");
+	jw_start_object(json_wtr);
+	jw_bool_field(json_wtr, "tables", x->have_ebpf);
+	if (x->have_ebpf) {
+		jw_name(json_wtr, "verdict");
+		json_verdict(x, &x->ebpf, false);
+	} else {
+		jw_string_field(json_wtr, "reason", x->no_ebpf_why);
 	}
 	jw_end_object(json_wtr);
 	jw_bool_field(json_wtr, "agree", x->agree);
@@ -837,6 +860,19 @@ static int do_explain(int argc, char **argv)
 			x.no_prog_why = strdup(strerror(err));
 		x.agree = true;
 	}
+	/* the eBPF backend's tables, evaluated as its program reads them */
+	msgs_capture_begin();
+	x.ebpf.sz = sizeof(x.ebpf);
+	err = tool_ebpf_explain(x.svc, &x.flow, &x.ebpf);
+	x.no_ebpf_why = msgs_capture_end();
+	if (!err) {
+		x.have_ebpf = true;
+		x.agree = x.agree && same_verdict(&x.ref, &x.ebpf);
+	} else {
+		if (!x.no_ebpf_why)
+			x.no_ebpf_why = strdup(strerror(-err));
+		strip_service_prefix(x.no_ebpf_why, x.svc);
+	}
 	err = eval_rules(&x);
 	if (err) {
 		p_err("explain: evaluating the rules' conditions: %s",
@@ -855,9 +891,10 @@ static int do_explain(int argc, char **argv)
 	if (!x.agree) {
 		/* a bug of sksteer, never of the configuration */
 		if (!json_output)
-			printf("internal error: compiler and reference "
+			printf("internal error: the backends and the reference "
 			       "disagree\n");
-		p_err("internal error: compiler and reference disagree");
+		p_err("internal error: the backends and the reference "
+		      "disagree");
 		ret = 1;
 	}
 	if (!x.eval_consistent) {
@@ -872,6 +909,7 @@ out_free_prog:
 		free(x.rules[i].evals);
 	free(x.rules);
 	free(x.no_prog_why);
+	free(x.no_ebpf_why);
 out_free_svcs:
 	free(svcs);
 out_free_cfg:

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Read-only views of the library's model (see model.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "tables.h"
 #include "model.h"
 
 static struct sk_set *set_at(const struct sksteer_config *cfg,
@@ -178,4 +180,57 @@ uint32_t tool_flow_hash(const struct sksteer_flow *flow)
 		       (uint32_t)flow->src.s6_addr[4 * i + 2] << 8 |
 		       flow->src.s6_addr[4 * i + 3];
 	return sk_flow_hash(w, n, flow->sport);
+}
+
+int tool_ebpf_explain(const struct sksteer_service *svc,
+		      const struct sksteer_flow *flow, struct sksteer_verdict *v)
+{
+	struct sk_tables_result res = {};
+	struct sk_layout lay;
+	struct sk_tables t;
+	struct sk_pkt pkt;
+	uint8_t *buf;
+	size_t i, size = 64 + flow->payload_len;
+	int err;
+
+	buf = malloc(size);
+	if (!buf)
+		return -ENOMEM;
+	err = sk_pkt_build(flow, svc->proto, buf, size, &pkt);
+	if (err < 0)
+		goto out_free_buf;
+	err = sk_layout_declared(svc, &lay);
+	if (err)
+		goto out_free_buf;
+	err = sk_tables_build(svc, &lay, &t);
+	if (err)
+		goto out_free_layout;
+	err = sk_tables_eval(&t, &pkt, &res);
+	if (err)
+		goto out_free_tables;
+	v->rule = res.rule;
+	v->kind = res.kind;
+	v->pool = NULL;
+	v->socket = -1;
+	v->pool_index = -1;
+	v->insns_executed = 0;
+	if (res.kind == SKSTEER_TARGET_POOL) {
+		/* declared layout: a socket's key is its position */
+		v->socket = (int)res.slot;
+		for (i = 0; i < svc->npools; i++) {
+			const struct sksteer_pool *p = &svc->pools[i];
+
+			if (res.slot >= p->first && res.slot < p->first + p->size) {
+				v->pool = p;
+				v->pool_index = (int)(res.slot - p->first);
+			}
+		}
+	}
+out_free_tables:
+	sk_tables_free(&t);
+out_free_layout:
+	sk_layout_free(&lay);
+out_free_buf:
+	free(buf);
+	return err < 0 ? err : 0;
 }

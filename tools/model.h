@@ -52,6 +52,16 @@ void tool_default_target(const struct sksteer_service *svc, char *buf,
 			 size_t size);
 enum sksteer_target_kind tool_default_kind(const struct sksteer_service *svc);
 
+/*
+ * What the eBPF backend's tables say for @flow (declared sockets, all
+ * open): evaluated the way bpf/sksteer.bpf.c reads them. 0, -E2BIG (and
+ * the like) when the eBPF backend cannot take the service, with the
+ * reason printed by the library.
+ */
+int tool_ebpf_explain(const struct sksteer_service *svc,
+		      const struct sksteer_flow *flow,
+		      struct sksteer_verdict *v);
+
 /* Where rule @idx is written. */
 const char *tool_rule_file(const struct sksteer_service *svc, size_t idx);
 int tool_rule_line(const struct sksteer_service *svc, size_t idx);

@@ -473,12 +473,12 @@ static int port_taken(const struct sksteer_service *svc, char *why,
 
 		fmt_sockaddr(sa, a, sizeof(a));
 		snprintf(why, whysz,
-			 "%s %s is already %s by another socket in this network "
-			 "namespace (%s): its owner would share the reuseport "
-			 "group and break the steering; is another 'sksteer "
-			 "run' or a server still running?",
+			 "%s %s: another socket in this network namespace "
+			 "already %s there (%s): its owner would share the "
+			 "reuseport group and break the steering; is another "
+			 "'sksteer run' or a server still running?",
 			 proto_name(sksteer_service__protocol(svc)), a,
-			 tcp ? "listening" : "bound", path);
+			 tcp ? "listens" : "is bound", path);
 		return -EADDRINUSE;
 	}
 	return 0;
@@ -2109,6 +2109,9 @@ static int do_run(int argc, char **argv)
 		p_err("%s has no service", s->file);
 		goto out;
 	}
+	/* the name first: a second start of the same supervisor says so */
+	if (setup_runtime(s))
+		goto out;
 	for (i = 0; i < nsvc; i++) {
 		if (port_taken(svcs[i], why, sizeof(why))) {
 			p_err("service '%s': %s", sksteer_service__name(svcs[i]),
@@ -2116,8 +2119,6 @@ static int do_run(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (setup_runtime(s))
-		goto out;
 	for (i = 0; i < nsvc; i++) {
 		struct svc_ent *e = xcalloc(1, sizeof(*e));
 
