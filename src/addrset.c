@@ -224,39 +224,26 @@ static int cmp6(const void *a, const void *b)
 
 /* Merge overlapping and adjacent ranges: the searches rely on every
  * boundary being a change between inside and outside. */
-static size_t merge4(struct sk_range4 *r, size_t n)
-{
-	size_t o = 0, i;
-
-	for (i = 0; i < n; i++) {
-		if (o && r[o - 1].hi == UINT32_MAX)
-			break;
-		if (o && r[i].lo <= r[o - 1].hi + 1) {
-			if (r[i].hi > r[o - 1].hi)
-				r[o - 1].hi = r[i].hi;
-			continue;
-		}
-		r[o++] = r[i];
+#define DEFINE_MERGE(name, type, maxv)                                       \
+	static size_t name(type *r, size_t n)                                \
+	{                                                                    \
+		size_t o = 0, i;                                             \
+                                                                             \
+		for (i = 0; i < n; i++) {                                    \
+			if (o && r[o - 1].hi == (maxv))                      \
+				break;                                       \
+			if (o && r[i].lo <= r[o - 1].hi + 1) {               \
+				if (r[i].hi > r[o - 1].hi)                   \
+					r[o - 1].hi = r[i].hi;               \
+				continue;                                    \
+			}                                                    \
+			r[o++] = r[i];                                       \
+		}                                                            \
+		return o;                                                    \
 	}
-	return o;
-}
 
-static size_t merge6(struct sk_range6 *r, size_t n)
-{
-	size_t o = 0, i;
-
-	for (i = 0; i < n; i++) {
-		if (o && r[o - 1].hi == ~(sk_u128)0)
-			break;
-		if (o && r[i].lo <= r[o - 1].hi + 1) {
-			if (r[i].hi > r[o - 1].hi)
-				r[o - 1].hi = r[i].hi;
-			continue;
-		}
-		r[o++] = r[i];
-	}
-	return o;
-}
+DEFINE_MERGE(merge4, struct sk_range4, UINT32_MAX)
+DEFINE_MERGE(merge6, struct sk_range6, ~(sk_u128)0)
 
 int sk_asb_finish(struct sk_addrset_builder *b, struct sk_addrset *out)
 {

@@ -243,7 +243,7 @@ void sk_group_drop(struct sksteer_group *grp, struct sk_gsock *s)
 }
 
 int sk_group_layout(const struct sksteer_group *grp,
-		    const struct sk_gsock *leaving, bool renumbered,
+		    const struct sk_gsock *leaving, bool renumbered, bool slots,
 		    struct sk_layout *out)
 {
 	const struct sksteer_service *svc = grp->svc;
@@ -270,9 +270,13 @@ int sk_group_layout(const struct sksteer_group *grp,
 
 			if (s->fd < 0 || s == leaving)
 				continue;
-			lp->pos[lp->n++] = renumbered && leaving && s == last ?
-						   leaving->pos :
-						   s->pos;
+			if (slots)
+				lp->pos[lp->n++] = s->slot;
+			else
+				lp->pos[lp->n++] =
+					renumbered && leaving && s == last ?
+						leaving->pos :
+						s->pos;
 		}
 	}
 	return 0;
@@ -291,7 +295,7 @@ static struct sksteer_prog *cbpf_compile(const struct sksteer_group *grp,
 	struct sksteer_prog *prog;
 	struct sk_layout lay;
 
-	*err = sk_group_layout(grp, leaving, renumbered, &lay);
+	*err = sk_group_layout(grp, leaving, renumbered, false, &lay);
 	if (*err)
 		return NULL;
 	prog = sk_cbpf_compile(grp->svc, &lay);

@@ -88,11 +88,12 @@ SK_HIDDEN int sk_group_ebpf_prog_fd(const struct sksteer_group *grp);
  * The layout (per pool, the positions of its open sockets in index order)
  * of the group without @leaving (NULL: as it is). With @renumbered, the
  * positions are those the kernel gives once @leaving has closed: the
- * group's last socket takes its place.
+ * group's last socket takes its place. With @slots, the eBPF backend's
+ * sockarray keys instead of positions.
  */
 SK_HIDDEN int sk_group_layout(const struct sksteer_group *grp,
 			      const struct sk_gsock *leaving, bool renumbered,
-			      struct sk_layout *out);
+			      bool slots, struct sk_layout *out);
 /* Close open socket @s and renumber the group as the kernel does. */
 SK_HIDDEN void sk_group_drop(struct sksteer_group *grp, struct sk_gsock *s);
 /* Any open socket of the group (to reach the kernel's group), or -1. */

@@ -100,37 +100,6 @@ static int counters_reset(struct ebpf_state *st)
 	return err;
 }
 
-/* Per pool, the sockarray keys of its open sockets, without @leaving. */
-static int ebpf_layout(const struct sksteer_group *grp,
-		       const struct sk_gsock *leaving, struct sk_layout *out)
-{
-	const struct sksteer_service *svc = grp->svc;
-	size_t i;
-
-	out->npools = svc->npools;
-	out->pools = calloc(svc->npools ? svc->npools : 1, sizeof(*out->pools));
-	if (!out->pools)
-		return -ENOMEM;
-	for (i = 0; i < svc->npools; i++) {
-		const struct sk_gpool *gp = &grp->pools[i];
-		struct sk_layout_pool *lp = &out->pools[i];
-		unsigned int j;
-
-		lp->pos = calloc(gp->filled ? gp->filled : 1, sizeof(*lp->pos));
-		if (!lp->pos) {
-			sk_layout_free(out);
-			return -ENOMEM;
-		}
-		for (j = 0; j < gp->filled; j++) {
-			const struct sk_gsock *s = gp->socks[j];
-
-			if (s->fd >= 0 && s != leaving)
-				lp->pos[lp->n++] = s->slot;
-		}
-	}
-	return 0;
-}
-
 /* Every open socket in the sockarray under its key. */
 static int sockarray_sync(struct sksteer_group *grp, struct ebpf_state *st)
 {
@@ -402,7 +371,7 @@ static int install(struct sksteer_group *grp, const struct sk_gsock *leaving)
 		return -ENOMEM;
 	shared.sockarray_fd = st->sockarray_fd;
 	shared.counters_fd = st->counters_fd;
-	err = ebpf_layout(grp, leaving, &lay);
+	err = sk_group_layout(grp, leaving, false, true, &lay);
 	if (err)
 		goto err_free_sig;
 	gen = sk_ebpf_load(grp->svc, &lay, &shared);
