@@ -39,6 +39,7 @@
 
 #include "ebpf.h"
 #include "group.h"
+#include "tables.h"
 #include "sockopt.h"
 
 /* listen(2) backlog when the pool does not say (the kernel caps it at
@@ -1024,15 +1025,22 @@ static int update_precheck(const struct sksteer_group *grp,
 	struct sk_layout lay;
 	int err;
 
-	if (grp->ops->kind != SKSTEER_BACKEND_CBPF)
-		return 0; /* the eBPF generation is loaded before it replaces
-			     anything, which is the same check */
 	err = sk_layout_declared(nsvc, &lay);
 	if (err)
 		return err;
-	prog = sk_cbpf_compile(nsvc, &lay);
-	err = prog ? 0 : -errno;
-	sksteer_prog__free(prog);
+	if (grp->ops->kind == SKSTEER_BACKEND_CBPF) {
+		prog = sk_cbpf_compile(nsvc, &lay);
+		err = prog ? 0 : -errno;
+		sksteer_prog__free(prog);
+	} else {
+		/* the limits of the eBPF tables; the program itself is
+		 * loaded (and verified) before it replaces anything */
+		struct sk_tables t;
+
+		err = sk_tables_build(nsvc, &lay, &t);
+		if (!err)
+			sk_tables_free(&t);
+	}
 	sk_layout_free(&lay);
 	return err;
 }
