@@ -21,7 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,6 +197,40 @@ static void unpin(struct sksteer_group *grp)
 	rmdir(grp->pin_path);
 }
 
+#define BPFFS_DEFAULT "/sys/fs/bpf"
+
+/*
+ * Pins live on a bpffs. Like bpftool, mount one on /sys/fs/bpf when the
+ * pin path is there and nothing is mounted yet (systemd normally does it,
+ * minimal systems and containers may not); anywhere else the path must
+ * already be on a bpffs.
+ */
+static int ensure_bpffs(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	struct statfs sfs;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	/* the deepest part of the path that exists */
+	while (statfs(dir, &sfs)) {
+		slash = strrchr(dir, '/');
+		if (!slash || slash == dir)
+			return -errno;
+		*slash = '\0';
+	}
+	if (sfs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (strncmp(path, BPFFS_DEFAULT "/", strlen(BPFFS_DEFAULT) + 1) ||
+	    strcmp(dir, BPFFS_DEFAULT))
+		return -ENOTDIR;
+	if (mount("bpf", BPFFS_DEFAULT, "bpf", 0, "mode=0700"))
+		return -errno;
+	sk_info("mounted a bpffs on %s for the counters of running groups\n",
+		BPFFS_DEFAULT);
+	return 0;
+}
+
 /* mkdir -p with owner-only permissions for the last component */
 static int make_pin_dir(const char *dir)
 {
@@ -249,14 +286,18 @@ static int pin_claim(struct sksteer_group *grp)
 			grp->svc->name, grp->pin_path);
 		unpin(grp);
 	}
+	err = ensure_bpffs(grp->pin_path);
+	if (err) {
+		sk_warn("service '%s': %s is not on a bpffs and none could be "
+			"mounted (%s): mount -t bpf bpf /sys/fs/bpf, or pin "
+			"elsewhere on one\n",
+			grp->svc->name, grp->pin_path, strerror(-err));
+		return err;
+	}
 	err = make_pin_dir(grp->pin_path);
 	if (err)
-		sk_warn("service '%s': creating %s: %s%s\n", grp->svc->name,
-			grp->pin_path, strerror(-err),
-			err == -ENOENT || err == -EPERM || err == -EACCES ?
-				" (is bpffs mounted on /sys/fs/bpf? mount -t "
-				"bpf bpf /sys/fs/bpf)" :
-				"");
+		sk_warn("service '%s': creating %s: %s\n", grp->svc->name,
+			grp->pin_path, strerror(-err));
 	return err;
 }
 

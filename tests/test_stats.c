@@ -10,7 +10,9 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
+#include <linux/magic.h>
 
 #include "steer_util.h"
 
@@ -240,4 +242,31 @@ TEST(cli)
 	      "an unknown service: %s", out);
 	su_free(&g);
 	private_bpffs_done();
+}
+
+/* Without a bpffs on /sys/fs/bpf (a minimal system), the group mounts one,
+ * as bpftool does, to pin at the default place. In a private mount
+ * namespace: the host's mounts are not touched. */
+TEST(mounts_bpffs)
+{
+	struct su_group g;
+	struct statfs sfs;
+	char pin[] = SKSTEER_PIN_ROOT "/web";
+	struct sksteer_stats *st;
+
+	private_bpffs();
+	private_bpffs_done();
+	/* whatever is on /sys/fs/bpf, only in this namespace */
+	while (!umount("/sys/fs/bpf"))
+		;
+	ASSERT(!statfs("/sys/fs/bpf", &sfs) && sfs.f_type != BPF_FS_MAGIC,
+	       "a bpffs is still mounted on /sys/fs/bpf");
+	start(&g, pin);
+	CHECK(!statfs("/sys/fs/bpf", &sfs) && sfs.f_type == BPF_FS_MAGIC,
+	      "no bpffs was mounted on /sys/fs/bpf");
+	st = sksteer_stats__read(pin);
+	CHECK(st, "stats at the default place: %s", strerror(errno));
+	sksteer_stats__free(st);
+	su_free(&g);
+	umount("/sys/fs/bpf");
 }
