@@ -430,7 +430,7 @@ static __always_inline int select_in_pool(struct sk_reuseport_md *ctx,
 			break;
 		slot = sh->slots[si & 3];
 		if (!bpf_sk_select_reuseport(ctx, &socks, &slot, 0)) {
-			count(c, SKS_CNT_POOL(pool_idx));
+			count(c, SKS_CNT_POOL(cfg.nrules, pool_idx));
 			return 0;
 		}
 		count(c, SKS_CNT_RETRY);
@@ -591,7 +591,6 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 	c = bpf_map_lookup_elem(&counters, &zero);
 	if (ctx->migrating_sk)
 		return migrate(ctx, c);
-	count(c, SKS_CNT_PACKETS);
 	if (read_packet(ctx, &p)) {
 		count(c, SKS_CNT_BAD);
 		return SK_PASS;
@@ -649,7 +648,7 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 		if (!h)
 			return SK_PASS;
 		t = h->rule.target;
-		count(c, SKS_CNT_RULE(cfg.npools, (__u32)cc.rule));
+		count(c, SKS_CNT_RULE((__u32)cc.rule));
 	}
 	/* one place that selects: the verifier walks it once */
 	return apply(ctx, c, &p, &t, cc.key);

@@ -173,25 +173,27 @@ struct sks_hot {
 	};
 };
 
-/* Counters: one per-CPU value holding all of them, so that a packet costs
- * one map lookup however many counters it bumps; the pools' and rules'
- * counters follow the fixed ones closely, so that a small configuration
- * touches one or two cache lines. */
+/*
+ * Counters: one per-CPU value holding all of them, so that a packet costs
+ * one map lookup however many counters it bumps. What every packet bumps
+ * (the deciding rule or the default, and a pool) comes first, so that a
+ * small configuration touches one cache line; the number of packets is
+ * the sum of those (and of the unreadable ones), not a counter of its
+ * own. The rare outcomes follow the largest rule and pool sets.
+ */
+#define SKS_CNT_DEFAULT 0 /* matched no rule */
+#define SKS_CNT_RULE(r) (1 + (r))
+#define SKS_CNT_POOL(nrules, p) (1 + (nrules) + (p))
+#define SKS_CNT_RARE (1 + SKS_MAX_RULES + SKS_MAX_POOLS)
 enum {
-	SKS_CNT_PACKETS,  /* programs run for new connections / datagrams */
-	SKS_CNT_DEFAULT,  /* matched no rule */
-	SKS_CNT_HASH,	  /* left to the kernel's hash */
+	SKS_CNT_HASH = SKS_CNT_RARE, /* left to the kernel's hash */
 	SKS_CNT_DROP,	  /* refused by a drop target or fallback */
 	SKS_CNT_FALLBACK, /* a pool had no open socket: its fallback decided */
 	SKS_CNT_RETRY,	  /* the picked socket was gone: next open one used */
 	SKS_CNT_MIGRATE,  /* TCP requests moved off a closing listener */
 	SKS_CNT_BAD,	  /* headers could not be read */
-	SKS_CNT_FIXED,
+	SKS_NCOUNTERS,
 };
-
-#define SKS_CNT_POOL(p) (SKS_CNT_FIXED + (p))
-#define SKS_CNT_RULE(npools, r) (SKS_CNT_FIXED + (npools) + (r))
-#define SKS_NCOUNTERS (SKS_CNT_FIXED + SKS_MAX_RULES + SKS_MAX_POOLS)
 
 struct sks_counters {
 	__u64 c[SKS_NCOUNTERS];
@@ -224,7 +226,7 @@ struct sks_cfg {
 	__u32 proto;
 	__u32 max_cands; /* payload rules + 1 */
 	__u8 recv4, recv6;
-	__u16 npools;
+	__u16 nrules;
 	__u32 off_rules; /* in sks_hot elements */
 	__u32 off_pools;
 	__u32 off_slots;

@@ -24,11 +24,17 @@ static const char *const counter_names[SKSTEER_CNT__MAX] = {
 	[SKSTEER_CNT_MIGRATE] = "migrate",   [SKSTEER_CNT_BAD] = "bad",
 };
 
-/* the public numbering is the program's */
-_Static_assert((int)SKSTEER_CNT_PACKETS == (int)SKS_CNT_PACKETS &&
-		       (int)SKSTEER_CNT_BAD == (int)SKS_CNT_BAD &&
-		       (int)SKSTEER_CNT__MAX == (int)SKS_CNT_FIXED,
-	       "counter numbering");
+/* where the program keeps each public counter (packets is a sum) */
+static const int counter_index[SKSTEER_CNT__MAX] = {
+	[SKSTEER_CNT_PACKETS] = -1,
+	[SKSTEER_CNT_DEFAULT] = SKS_CNT_DEFAULT,
+	[SKSTEER_CNT_HASH] = SKS_CNT_HASH,
+	[SKSTEER_CNT_DROP] = SKS_CNT_DROP,
+	[SKSTEER_CNT_FALLBACK] = SKS_CNT_FALLBACK,
+	[SKSTEER_CNT_RETRY] = SKS_CNT_RETRY,
+	[SKSTEER_CNT_MIGRATE] = SKS_CNT_MIGRATE,
+	[SKSTEER_CNT_BAD] = SKS_CNT_BAD,
+};
 
 const char *sksteer_counter_name(enum sksteer_counter c)
 {
@@ -154,7 +160,19 @@ uint64_t sksteer_stats__since(const struct sksteer_stats *st)
 uint64_t sksteer_stats__counter(const struct sksteer_stats *st,
 				enum sksteer_counter c)
 {
-	return (unsigned int)c < SKSTEER_CNT__MAX ? st->sum.c[c] : 0;
+	uint64_t n;
+	size_t i;
+
+	if ((unsigned int)c >= SKSTEER_CNT__MAX)
+		return 0;
+	if (counter_index[c] >= 0)
+		return st->sum.c[counter_index[c]];
+	/* every run decides by a rule or the default, or cannot read the
+	 * headers */
+	n = st->sum.c[SKS_CNT_DEFAULT] + st->sum.c[SKS_CNT_BAD];
+	for (i = 0; i < sksteer_stats__rule_cnt(st); i++)
+		n += st->sum.c[SKS_CNT_RULE(i)];
+	return n;
 }
 
 size_t sksteer_stats__rule_cnt(const struct sksteer_stats *st)
@@ -174,7 +192,7 @@ const char *sksteer_stats__rule_text(const struct sksteer_stats *st,
 uint64_t sksteer_stats__rule_hits(const struct sksteer_stats *st, size_t idx)
 {
 	return idx < sksteer_stats__rule_cnt(st) ?
-		       st->sum.c[SKS_CNT_RULE(st->meta.npools, idx)] :
+		       st->sum.c[SKS_CNT_RULE(idx)] :
 		       0;
 }
 
@@ -198,6 +216,7 @@ unsigned int sksteer_stats__pool_sockets(const struct sksteer_stats *st,
 
 uint64_t sksteer_stats__pool_hits(const struct sksteer_stats *st, size_t idx)
 {
-	return idx < sksteer_stats__pool_cnt(st) ? st->sum.c[SKS_CNT_POOL(idx)] :
-						   0;
+	return idx < sksteer_stats__pool_cnt(st) ?
+		       st->sum.c[SKS_CNT_POOL(st->meta.nrules, idx)] :
+		       0;
 }

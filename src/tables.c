@@ -744,7 +744,7 @@ int sk_tables_hot(const struct sk_tables *t, struct sks_hot **out,
 	c->max_cands = t->max_cands;
 	c->recv4 = (uint8_t)t->recv4;
 	c->recv6 = (uint8_t)t->recv6;
-	c->npools = (uint16_t)t->npools;
+	c->nrules = (uint16_t)t->nrules;
 	c->off_rules = (uint32_t)ncls;
 	c->off_tests = c->off_rules + (uint32_t)t->nrules_map;
 	c->off_pools = c->off_tests + (uint32_t)(t->ntests ? t->ntests : 1);
