@@ -6,7 +6,7 @@
 
 SUBDIRS := bpf src tools tests examples
 
-.PHONY: all $(SUBDIRS) deps demo check fuzz clean install format
+.PHONY: all $(SUBDIRS) deps demo check fuzz bench clean install format
 
 all: $(SUBDIRS)
 
@@ -33,6 +33,14 @@ check: deps
 fuzz: all
 	$(MAKE) -C tests fuzz
 
+# Benchmarks, as root, under 10 minutes; not part of make check. Writes
+# bench/RESULTS.md and bench/results.png (raw data in bench/out/).
+bench: deps
+	@scripts/install-deps bench
+	$(MAKE) all
+	$(MAKE) -C bench
+	bench/run.sh
+
 install: all
 	$(MAKE) -C src install
 	$(MAKE) -C tools install
@@ -41,4 +49,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	for d in $(SUBDIRS); do $(MAKE) -C $$d clean; done
+	for d in $(SUBDIRS) bench; do $(MAKE) -C $$d clean; done

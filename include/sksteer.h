@@ -393,8 +393,10 @@ SKSTEER_API int sksteer_group__socket(const struct sksteer_group *grp,
  * indexes, one that shrinks closes its highest indexes, a pool that is
  * gone closes all its sockets, a new pool gets new sockets. The rules are
  * swapped atomically: every packet is steered by the old rules or by the
- * new ones. On failure nothing changes. @svc must outlive the group (or
- * the next update); the previous service may be freed once this returns 0.
+ * new ones. Refused (-EINVAL) when a pool that stays has other socket
+ * options, or @svc names the other backend: those need new sockets. On
+ * failure nothing changes. @svc must outlive the group (or the next
+ * update); the previous service may be freed once this returns 0.
  */
 SKSTEER_API int sksteer_group__update(struct sksteer_group *grp,
 				      const struct sksteer_service *svc);

@@ -166,6 +166,9 @@ static int sock_join(const struct sk_sock_ctx *c, uint16_t port, uint16_t *bound
 				 strerror(-err));
 			return err;
 		}
+		err = sk_sock_verify_listen(c, backlog);
+		if (err)
+			return err;
 	}
 	*bound = port;
 	return 0;
@@ -317,11 +320,13 @@ static struct sksteer_prog *cbpf_compile(const struct sksteer_group *grp,
 static int cbpf_install(const struct sksteer_group *grp,
 			const struct sksteer_prog *prog)
 {
-	struct sock_fprog fprog = {
-		.len = (unsigned short)prog->n,
-		.filter = prog->insns,
-	};
+	struct sock_fprog fprog;
 	int fd = sk_group_any_fd(grp), err;
+
+	/* the padding too: the kernel copies the whole struct */
+	memset(&fprog, 0, sizeof(fprog));
+	fprog.len = (unsigned short)prog->n;
+	fprog.filter = prog->insns;
 
 	if (!setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog,
 			sizeof(fprog)))
@@ -985,6 +990,34 @@ int sksteer_group__prog_fd(const struct sksteer_group *grp)
 
 /* ---- updates ---- */
 
+/* The socket options of the pools both services have must not change:
+ * the sockets that stay were set up with the old ones. */
+static int pools_compatible(const struct sksteer_group *grp,
+			    const struct sksteer_service *nsvc)
+{
+	const struct sksteer_service *svc = grp->svc;
+	size_t p;
+
+	for (p = 0; p < nsvc->npools; p++) {
+		const struct sksteer_pool *np = &nsvc->pools[p];
+		int op = find_pool(svc, np->name);
+
+		if (op < 0 || !grp->pools[op].filled)
+			continue;
+		if (!sk_sockopts_equal(&svc->pools[op].opts, &np->opts)) {
+			sk_warn("%s:%d:%d: pool '%s' of service '%s' has other "
+				"socket options than the running one: its "
+				"sockets were set up with those, so that needs "
+				"a restart (or a pool of another name); nothing "
+				"was changed\n",
+				np->loc.file, np->loc.line, np->loc.col, np->name,
+				svc->name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* Can @nsvc replace @grp's service without new sockets for everything? */
 static int update_compatible(const struct sksteer_group *grp,
 			     const struct sksteer_service *nsvc)
@@ -1013,7 +1046,20 @@ static int update_compatible(const struct sksteer_group *grp,
 			svc->name);
 		return -EINVAL;
 	}
-	return 0;
+	/* an explicit backend must be the running one: switching backends
+	 * is a restart */
+	if ((nsvc->backend == SKSTEER_BACKEND_CBPF ||
+	     nsvc->backend == SKSTEER_BACKEND_EBPF) &&
+	    nsvc->backend != grp->ops->kind) {
+		sk_warn("service '%s': the new configuration asks for backend "
+			"%s, the group runs %s: that needs a restart; nothing "
+			"was changed\n",
+			svc->name,
+			nsvc->backend == SKSTEER_BACKEND_EBPF ? "ebpf" : "cbpf",
+			grp->ops->name);
+		return -EINVAL;
+	}
+	return pools_compatible(grp, nsvc);
 }
 
 /* Would the backend accept the new rules at all? Checked before anything
@@ -1165,7 +1211,16 @@ int sksteer_group__update(struct sksteer_group *grp,
 		goto err_rollback;
 
 	/* close the orphans, the highest position first: closing the
-	 * group's last socket moves nothing */
+	 * group's last socket moves nothing. A TCP listener's queue goes
+	 * with it, unless the eBPF program migrates it (SELECT_OR_MIGRATE);
+	 * classic BPF cannot */
+	if (norphans && nsvc->proto == IPPROTO_TCP &&
+	    grp->ops->kind == SKSTEER_BACKEND_CBPF)
+		sk_warn("service '%s': closing %u listener(s) of pools that "
+			"shrank or went away: connections still queued or in "
+			"their handshake on them are reset (the eBPF backend "
+			"moves them to the rest of their pool)\n",
+			nsvc->name, norphans);
 	while (norphans) {
 		unsigned int best = 0;
 

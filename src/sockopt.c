@@ -434,3 +434,19 @@ int sk_sock_apply_opts(const struct sk_sock_ctx *c)
 	}
 	return 0;
 }
+
+bool sk_sockopts_equal(const struct sk_sockopts *a, const struct sk_sockopts *b)
+{
+	/* field by field: a memcmp would compare padding and the values of
+	 * options that are not set */
+#define SAME(has, field) (a->has == b->has && (!a->has || a->field == b->field))
+	return SAME(has_mark, mark) && SAME(has_pacing_rate, pacing_rate) &&
+	       SAME(has_tos, tos) && SAME(has_priority, priority) &&
+	       SAME(has_rcvbuf, rcvbuf) && SAME(has_sndbuf, sndbuf) &&
+	       SAME(has_backlog, backlog) && SAME(has_fastopen, fastopen) &&
+	       SAME(has_defer_accept, defer_accept) &&
+	       SAME(has_pktinfo, pktinfo) &&
+	       a->has_congestion == b->has_congestion &&
+	       (!a->has_congestion || !strcmp(a->congestion, b->congestion));
+#undef SAME
+}

@@ -25,6 +25,9 @@ struct sk_sock_ctx {
 	sk_warn("service '%s', pool '%s', socket %u: " fmt, (c)->svc->name, \
 		(c)->pool->name, (c)->idx, ##__VA_ARGS__)
 
+/* Do two pools set the same socket options? */
+bool sk_sockopts_equal(const struct sk_sockopts *a,
+		       const struct sk_sockopts *b);
 /* getsockopt of an int; 0 or -errno */
 int sk_getopt_int(int fd, int level, int name, int *v);
 /*

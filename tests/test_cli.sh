@@ -175,7 +175,7 @@ okj version-json pyj "$T/out" "assert d == {'version': 'v$major.$minor', 'libsks
 
 cmds=$("$SK" help | awk '/^Commands:/ { on = 1; next } on && /^$/ { exit } on { print $1 }')
 missing=
-for c in check compile explain stats demo version help; do
+for c in check compile explain run reload stats demo version help; do
 	case " $(echo $cmds) " in *" $c "*) ;; *) missing="$missing $c" ;; esac
 done
 if [ -z "$missing" ]; then
@@ -217,7 +217,7 @@ run --frobnicate check x
 expect_rc unknown-global-option 1 && has "$T/err" "unknown option '--frobnicate'" &&
 	has "$T/err" "sksteer -h" && pass unknown-global-option ||
 	fail unknown-global-option "stderr: $(cat "$T/err")"
-for c in check compile explain demo; do
+for c in check compile explain run reload demo; do
 	run "$c" --frobnicate "$T/web.conf"
 	expect_rc "unknown-option-$c" 1 &&
 		has "$T/err" "unknown option '--frobnicate'" && has "$T/err" "sksteer $c -h" &&

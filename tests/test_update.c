@@ -328,3 +328,48 @@ T(unpriv_bad_update)
 	su_free(&g);
 	sksteer_config__free(bad);
 }
+
+/* Changing the socket options of a pool that stays, or the backend, is a
+ * restart: refused, nothing changes. */
+T(unpriv_update_refused)
+{
+	static const char *const other_opts =
+		"service u {\n  listen udp 127.0.0.1:0\n"
+		"  pool x 2 { rcvbuf 65536 }\n  pool y 1\n  pool z 1\n"
+		"  default pool z\n}\n";
+	char other_backend[256];
+	struct sksteer_config *c1, *c2;
+	struct su_group g;
+	int err, i;
+
+	su_unpriv_env();
+	su_setup(&g, conf_a);
+	snprintf(other_backend, sizeof(other_backend),
+		 "service u {\n  listen udp 127.0.0.1:0\n  backend %s\n"
+		 "  pool x 2\n  pool y 1\n  pool z 1\n}\n",
+		 sksteer_group__backend(g.grp) == SKSTEER_BACKEND_EBPF ?
+			 "cbpf" :
+			 "ebpf");
+	c1 = sksteer_config__parse_string(other_opts, strlen(other_opts), "o",
+					  NULL);
+	c2 = sksteer_config__parse_string(other_backend, strlen(other_backend),
+					  "b", NULL);
+	ASSERT(c1 && c2, "parse: %s", tl_messages());
+	tl_messages_reset();
+	err = sksteer_group__update(g.grp, sksteer_config__service(c1, 0));
+	CHECK(err == -EINVAL && strstr(tl_messages(), "pool 'x'") &&
+		      strstr(tl_messages(), "socket options"),
+	      "changed options: %d %s", err, tl_messages());
+	tl_messages_reset();
+	err = sksteer_group__update(g.grp, sksteer_config__service(c2, 0));
+	CHECK(err == -EINVAL && strstr(tl_messages(), "backend"),
+	      "changed backend: %d %s", err, tl_messages());
+	CHECK(sksteer_group__service(g.grp) == g.svc, "service replaced");
+	for (i = 0; i < 3; i++) {
+		CHECK_FLOW(&g, "127.0.0.2", "127.0.0.1", "x");
+		CHECK_FLOW(&g, "127.0.0.4", "127.0.0.1", "z");
+	}
+	su_free(&g);
+	sksteer_config__free(c1);
+	sksteer_config__free(c2);
+}

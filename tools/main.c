@@ -241,7 +241,7 @@ static const struct cmd cmd_version = {
 
 /* The order of 'sksteer help'. A new command: one file, one line here. */
 static const struct cmd *const cmds[] = {
-	&cmd_check, &cmd_compile, &cmd_explain, &cmd_run,     &cmd_reload,
+	&cmd_check, &cmd_compile, &cmd_explain, &cmd_run,  &cmd_reload,
 	&cmd_stats, &cmd_demo,	  &cmd_version, &cmd_help,
 };
 

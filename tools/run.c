@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "main.h"
+#include "model.h"
 
 extern char **environ;
 
@@ -70,18 +71,18 @@ extern char **environ;
 #define RESTART_RESET_MS	10000
 #define DEFAULT_STOP_TIMEOUT_MS 10000
 /* after SIGKILL, how long a process group may take to disappear */
-#define KILL_GRACE_MS		2000
-#define DEFAULT_RELOAD_TIMEOUT	120
-#define DEFAULT_RUNTIME_DIR	"/run/sksteer"
+#define KILL_GRACE_MS	       2000
+#define DEFAULT_RELOAD_TIMEOUT 120
+#define DEFAULT_RUNTIME_DIR    "/run/sksteer"
 /* a control request or reply; replies longer than this are cut */
-#define CTL_MSG_MAX		(60 * 1024)
-#define NAME_MAX_LEN		64
+#define CTL_MSG_MAX  (60 * 1024)
+#define NAME_MAX_LEN 64
 
 /* One listening socket a worker holds. */
 struct wsock {
 	char *pool;
 	unsigned int index;
-	int fd;	   /* the supervisor's descriptor */
+	int fd; /* the supervisor's descriptor */
 	ino_t ino; /* the socket's identity across reloads */
 };
 
@@ -93,9 +94,9 @@ struct worker {
 	struct svc_ent *svc; /* NULL once retired with its service */
 	struct wsock *socks;
 	unsigned int nsocks;
-	pid_t pid;  /* the process started; 0 when not running */
+	pid_t pid; /* the process started; 0 when not running */
 	pid_t pgid; /* its process group, while it may have members */
-	bool retired;  /* stopping for good: freed once its group is gone */
+	bool retired; /* stopping for good: freed once its group is gone */
 	bool sigkilled;
 	int64_t started, restart_at, kill_at;
 	unsigned int quick_fails;
@@ -442,8 +443,9 @@ static int port_taken(const struct sksteer_service *svc, char *why,
 		return 0;
 	f = fopen(path, "re");
 	if (!f) {
-		snprintf(why, whysz, "cannot read %s to check that no other "
-				     "socket holds the port: %s",
+		snprintf(why, whysz,
+			 "cannot read %s to check that no other "
+			 "socket holds the port: %s",
 			 path, strerror(errno));
 		return -errno;
 	}
@@ -499,8 +501,7 @@ static struct svc_ent *find_svc(const struct sup *s, const char *name)
 static struct sksteer_group *group_create(const struct sup *s,
 					  const struct sksteer_service *svc)
 {
-	char *pin = xasprintf("%s/%s", s->pin_root,
-			      sksteer_service__name(svc));
+	char *pin = xasprintf("%s/%s", s->pin_root, sksteer_service__name(svc));
 	SKSTEER_OPTS(sksteer_group_opts, opts, .backend = s->backend,
 		     .pin_path = pin);
 	struct sksteer_group *grp = sksteer_group__create(svc, &opts);
@@ -641,7 +642,10 @@ static const char *stage_name(int stage)
 static bool skip_env(const struct sup *s, const char *e)
 {
 	static const char *const drop[] = {
-		"LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "SKSTEER_",
+		"LISTEN_FDS=",
+		"LISTEN_PID=",
+		"LISTEN_FDNAMES=",
+		"SKSTEER_",
 		/* the supervisor talks to systemd, not its workers */
 		"NOTIFY_SOCKET=",
 	};
@@ -715,8 +719,7 @@ static void env_free(char **env)
 	free(env);
 }
 
-static void __attribute__((noreturn))
-child_fail(int errfd, int stage, int err)
+static void __attribute__((noreturn)) child_fail(int errfd, int stage, int err)
 {
 	struct child_err ce = { stage, err };
 	ssize_t unused;
@@ -785,9 +788,11 @@ child_exec(const struct sup *s, const struct worker *w, char **env,
 			child_fail(errfd, STAGE_VERIFY, errno);
 		if (getgroups(0, NULL) != 0)
 			child_fail(errfd, STAGE_VERIFY, EPERM);
-		if (s->has_uid && (ru != s->uid || eu != s->uid || su != s->uid))
+		if (s->has_uid &&
+		    (ru != s->uid || eu != s->uid || su != s->uid))
 			child_fail(errfd, STAGE_VERIFY, EPERM);
-		if (s->has_gid && (rg != s->gid || eg != s->gid || sg != s->gid))
+		if (s->has_gid &&
+		    (rg != s->gid || eg != s->gid || sg != s->gid))
 			child_fail(errfd, STAGE_VERIFY, EPERM);
 		if (s->has_uid && s->uid != 0 && setresuid(0, 0, 0) == 0)
 			child_fail(errfd, STAGE_VERIFY, EPERM);
@@ -863,8 +868,7 @@ static int worker_start(struct sup *s, struct worker *w)
 		waitpid(pid, NULL, 0);
 		logm(s, "worker %s: %s%s%s: %s", label, stage_name(ce.stage),
 		     ce.stage == STAGE_EXEC ? " " : "",
-		     ce.stage == STAGE_EXEC ? s->cmd[0] : "",
-		     strerror(ce.err));
+		     ce.stage == STAGE_EXEC ? s->cmd[0] : "", strerror(ce.err));
 		return -ce.err;
 	}
 	w->pid = pid;
@@ -878,8 +882,9 @@ static int worker_start(struct sup *s, struct worker *w)
 	return 0;
 }
 
-/* A worker that could not start, or exited: when to try again. */
-static void worker_schedule(struct sup *s, struct worker *w, int64_t ran)
+/* A worker that could not start, or exited: when to try again (the
+ * delay is returned). */
+static int64_t worker_schedule(struct worker *w, int64_t ran)
 {
 	int64_t delay = 0;
 
@@ -887,16 +892,15 @@ static void worker_schedule(struct sup *s, struct worker *w, int64_t ran)
 		w->quick_fails = 0;
 	if (w->quick_fails) {
 		delay = RESTART_DELAY_MIN_MS;
-		for (unsigned int i = 1; i < w->quick_fails &&
-					 delay < RESTART_DELAY_MAX_MS;
-		     i++)
+		for (unsigned int i = 1;
+		     i < w->quick_fails && delay < RESTART_DELAY_MAX_MS; i++)
 			delay *= 2;
 		if (delay > RESTART_DELAY_MAX_MS)
 			delay = RESTART_DELAY_MAX_MS;
 	}
 	w->quick_fails++;
 	w->restart_at = now_ms() + delay;
-	(void)s;
+	return delay;
 }
 
 /* Stop @w for good: SIGTERM now, SIGKILL after the stop timeout. */
@@ -914,8 +918,7 @@ static void worker_retire(struct sup *s, struct worker *w, int sig)
 static void describe_status(int status, char *buf, size_t sz)
 {
 	if (WIFEXITED(status))
-		snprintf(buf, sz, "exited with status %d",
-			 WEXITSTATUS(status));
+		snprintf(buf, sz, "exited with status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		snprintf(buf, sz, "was killed by signal %d (%s)%s",
 			 WTERMSIG(status), strsignal(WTERMSIG(status)),
@@ -933,7 +936,7 @@ static void reap(struct sup *s)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct worker *w = NULL;
-		int64_t ran;
+		int64_t ran, delay;
 
 		for (i = 0; i < s->nworkers && !w; i++)
 			if (s->workers[i]->pid == pid)
@@ -945,18 +948,19 @@ static void reap(struct sup *s)
 		wlabel(w, label, sizeof(label));
 		describe_status(status, how, sizeof(how));
 		if (w->retired) {
-			if (verbose || w->sigkilled)
-				logm(s, "worker %s (pid %d) %s", label, pid,
-				     how);
+			/* a reload's effects are worth a line; a stop's
+			 * are not, one per worker */
+			if (verbose || w->sigkilled || !s->stopping)
+				logm(s, "worker %s (pid %d) stopped: %s", label,
+				     pid, how);
 			continue;
 		}
-		worker_schedule(s, w, ran);
+		delay = worker_schedule(w, ran);
 		s->restarts++;
 		logm(s,
 		     "worker %s (pid %d) %s after %.1f s; restarting it in "
 		     "%.1f s",
-		     label, pid, how, (double)ran / 1000,
-		     (double)(w->restart_at - now_ms()) / 1000);
+		     label, pid, how, (double)ran / 1000, (double)delay / 1000);
 	}
 	/* retired workers go once nothing of them is left */
 	for (i = 0; i < s->nworkers;) {
@@ -984,7 +988,7 @@ static int timers(struct sup *s)
 		if (!w->retired && !w->pid && w->restart_at) {
 			if (w->restart_at <= now) {
 				if (worker_start(s, w))
-					worker_schedule(s, w, 0);
+					worker_schedule(w, 0);
 			}
 			if (!w->pid)
 				at = w->restart_at;
@@ -1098,14 +1102,15 @@ static bool same_listen(const struct sksteer_group *grp,
 	const struct sockaddr *a = sksteer_service__listen_addr(o, &la);
 	const struct sockaddr *b = sksteer_service__listen_addr(n, &lb);
 	char sa[INET6_ADDRSTRLEN + 16], sb[INET6_ADDRSTRLEN + 16];
-	bool same = sksteer_service__protocol(o) ==
-			    sksteer_service__protocol(n) &&
-		    a->sa_family == b->sa_family &&
-		    sksteer_service__dual_stack(o) ==
-			    sksteer_service__dual_stack(n);
+	bool same =
+		sksteer_service__protocol(o) == sksteer_service__protocol(n) &&
+		a->sa_family == b->sa_family &&
+		sksteer_service__dual_stack(o) ==
+			sksteer_service__dual_stack(n);
 
 	if (same && a->sa_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		const struct sockaddr_in *x = (const void *)a,
+					 *y = (const void *)b;
 
 		same = x->sin_addr.s_addr == y->sin_addr.s_addr &&
 		       (!y->sin_port ||
@@ -1136,6 +1141,79 @@ static bool same_listen(const struct sksteer_group *grp,
 }
 
 /*
+ * A group keeps the backend it was created with: a configuration that now
+ * asks for the other one needs a restart (auto, or --backend, is fine).
+ */
+static bool same_backend(const struct sup *s, const struct sksteer_group *grp,
+			 const struct sksteer_service *n, char *why,
+			 size_t whysz)
+{
+	enum sksteer_backend want = sksteer_service__backend(n),
+			     have = sksteer_group__backend(grp);
+
+	if (s->backend != SKSTEER_BACKEND_DEFAULT ||
+	    (want != SKSTEER_BACKEND_CBPF && want != SKSTEER_BACKEND_EBPF) ||
+	    want == have)
+		return true;
+	snprintf(why, whysz,
+		 "service '%s': the new configuration asks for backend %s, the "
+		 "running group uses %s: that needs a restart, not a reload",
+		 sksteer_service__name(n), backend_name(want),
+		 backend_name(have));
+	return false;
+}
+
+/* "mark 0x1, congestion bbr" or "none": a pool's socket options */
+static void opts_text(const struct sksteer_pool *p, char *buf, size_t sz)
+{
+	struct tool_opt o[16];
+	size_t n = tool_pool_opts(p, o, ARRAY_SIZE(o)), i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && len < sz; i++)
+		len += (size_t)snprintf(buf + len, sz - len, "%s%s %s",
+					i ? ", " : "", o[i].name, o[i].text);
+	if (!n)
+		snprintf(buf, sz, "none");
+}
+
+/*
+ * The socket options of a pool that stays must stay the same: an update
+ * keeps the pool's open sockets as they are (their options were set
+ * before they joined the group), so new options would apply to the new
+ * sockets only, and the pool would run with two policies.
+ */
+static bool same_opts(const struct sksteer_service *o,
+		      const struct sksteer_service *n, char *why, size_t whysz)
+{
+	size_t i;
+
+	for (i = 0; i < sksteer_service__pool_cnt(n); i++) {
+		const struct sksteer_pool *np = sksteer_service__pool(n, i);
+		const struct sksteer_pool *op =
+			sksteer_service__find_pool(o, sksteer_pool__name(np));
+		char a[200], b[200];
+
+		if (!op)
+			continue;
+		opts_text(op, a, sizeof(a));
+		opts_text(np, b, sizeof(b));
+		if (strcmp(a, b)) {
+			snprintf(
+				why, whysz,
+				"service '%s', pool '%s': its socket options "
+				"change (%s, now %s), which a reload cannot "
+				"do to the sockets the pool keeps: restart, or "
+				"give the new policy a pool of a new name",
+				sksteer_service__name(n),
+				sksteer_pool__name(np), a, b);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
  * The sockets sksteer_group__update() will close: pools are matched by
  * name; a pool that is gone loses every socket, one that shrinks the
  * indexes from its new size up.
@@ -1143,8 +1221,8 @@ static bool same_listen(const struct sksteer_group *grp,
 static bool will_close(const struct wsock *ws,
 		       const struct sksteer_service *nsvc)
 {
-	const struct sksteer_pool *p = sksteer_service__find_pool(nsvc,
-								   ws->pool);
+	const struct sksteer_pool *p =
+		sksteer_service__find_pool(nsvc, ws->pool);
 
 	return !p || ws->index >= sksteer_pool__size(p);
 }
@@ -1177,9 +1255,9 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 	size_t nplan = 0, i, j, nsel;
 	unsigned long *stop_ids = NULL;
 	size_t nstop = 0;
-	char why[512] = "";
+	char why[1024] = "";
 	char *msgs = NULL;
-	bool cfg_kept = false;
+	bool cfg_kept = false, partial = false;
 	int err = 0;
 
 	if (s->stopping) {
@@ -1206,10 +1284,9 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 	plan = xcalloc(nsel, sizeof(*plan));
 	for (i = 0; i < nsel; i++) {
 		const struct sksteer_service *n =
-			s->only_service ?
-				sksteer_config__find_service(cfg,
-							     s->only_service) :
-				sksteer_config__service(cfg, i);
+			s->only_service ? sksteer_config__find_service(
+						  cfg, s->only_service) :
+					  sksteer_config__service(cfg, i);
 
 		if (!n) {
 			snprintf(why, sizeof(why),
@@ -1232,7 +1309,9 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 				goto fail;
 			continue;
 		}
-		if (!same_listen(p->old->grp, p->nsvc, why, sizeof(why)))
+		if (!same_listen(p->old->grp, p->nsvc, why, sizeof(why)) ||
+		    !same_backend(s, p->old->grp, p->nsvc, why, sizeof(why)) ||
+		    !same_opts(p->old->svc, p->nsvc, why, sizeof(why)))
 			goto fail;
 		if (sksteer_group__backend(p->old->grp) ==
 		    SKSTEER_BACKEND_CBPF) {
@@ -1375,8 +1454,10 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 					   sizeof(*s->svcs));
 			s->svcs[s->nsvcs++] = e;
 			start_service_workers(s, e);
-			sb_printf(rep, "service %s: new, %u sockets\n", e->name,
-				  sksteer_group__socket_cnt(e->grp));
+			sb_printf(rep, "service %s: new, %u socket%s\n",
+				  e->name, sksteer_group__socket_cnt(e->grp),
+				  sksteer_group__socket_cnt(e->grp) == 1 ? "" :
+									   "s");
 			continue;
 		}
 		reconcile(s, p->old);
@@ -1387,8 +1468,9 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 					     after[k].ino);
 		for (k = 0; k < p->nbefore; k++)
 			closed += !wsocks_has(after, nafter, p->before[k].ino);
-		sb_printf(rep, "service %s: %u sockets (%u new, %u closed)\n",
-			  p->old->name, nafter, added, closed);
+		sb_printf(rep, "service %s: %u socket%s (%u new, %u closed)\n",
+			  p->old->name, nafter, nafter == 1 ? "" : "s", added,
+			  closed);
 		wsocks_free(after, nafter);
 	}
 	cfg_gc(s);
@@ -1426,11 +1508,15 @@ rollback:
 			if (!cfg_kept)
 				cfg_add(s, cfg);
 			cfg_kept = true;
+			partial = true;
 		}
 	}
 fail:
 	msgs = msgs_capture_end();
-	logm(s, "reload failed, the running rules are unchanged: %s", why);
+	logm(s, "reload failed, %s: %s",
+	     partial ? "and not every service could be put back (below)" :
+		       "the running configuration is unchanged",
+	     why);
 	if (msgs)
 		logm(s, "%s", msgs);
 	{
@@ -1440,7 +1526,10 @@ fail:
 
 		rep->s = NULL;
 		rep->len = 0;
-		sb_printf(rep, "error\n%s\n", why);
+		sb_printf(rep, "error\n%s: %s\n",
+			  partial ? "not every service could be put back" :
+				    "the running configuration is unchanged",
+			  why);
 		if (msgs)
 			sb_printf(rep, "%s\n", msgs);
 		if (body)
@@ -1486,7 +1575,7 @@ out:
 static void worker_launch(struct sup *s, struct worker *w)
 {
 	if (worker_start(s, w))
-		worker_schedule(s, w, 0);
+		worker_schedule(w, 0);
 }
 
 static void start_service_workers(struct sup *s, struct svc_ent *e)
@@ -1531,8 +1620,7 @@ static void reconcile(struct sup *s, struct svc_ent *e)
 		struct worker *cur = NULL;
 
 		for (j = 0; j < s->nworkers && !cur; j++)
-			if (s->workers[j]->svc == e &&
-			    !s->workers[j]->retired)
+			if (s->workers[j]->svc == e && !s->workers[j]->retired)
 				cur = s->workers[j];
 		if (cur && wsocks_same(cur->socks, cur->nsocks, ws, n)) {
 			wsocks_free(ws, n);
@@ -1721,6 +1809,7 @@ static void run_loop(struct sup *s)
 static int setup_runtime(struct sup *s)
 {
 	struct sockaddr_un sun;
+	struct stat st;
 	char buf[32];
 	socklen_t len;
 	int fd, n;
@@ -1732,9 +1821,18 @@ static int setup_runtime(struct sup *s)
 	}
 	s->pid_path = xasprintf("%s/%s.pid", s->runtime_dir, s->name);
 	s->sock_path = xasprintf("%s/%s.sock", s->runtime_dir, s->name);
-	fd = open(s->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* never through a symbolic link, never someone else's file: the
+	 * supervisor may be root and truncates it */
+	fd = open(s->pid_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		p_err("%s: %s", s->pid_path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		p_err("%s is not a regular file of this user: refusing to use "
+		      "it as the pid file",
+		      s->pid_path);
+		close(fd);
 		return -1;
 	}
 	/* the lock is the truth: a pid file left by a dead supervisor is
@@ -1762,8 +1860,8 @@ static int setup_runtime(struct sup *s)
 		      s->sock_path);
 		return -1;
 	}
-	s->ctlfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			  0);
+	s->ctlfd = socket(AF_UNIX,
+			  SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->ctlfd < 0) {
 		p_err("control socket: %s", strerror(errno));
 		return -1;
@@ -1845,7 +1943,7 @@ static void ensure_stdio(void)
 }
 
 static const char *default_name(const char *file, const char *service,
-				 char *buf, size_t sz)
+				char *buf, size_t sz)
 {
 	const char *base = strrchr(file, '/');
 	size_t n;
@@ -1986,18 +2084,20 @@ static int do_run(int argc, char **argv)
 		;
 	nargs = dd;
 	cmd_opts_reset();
-	while ((c = getopt_long(nargs, argv, ":" COMMON_SHORTOPTS "s:b:w:u:g:n:t:",
-				opts, NULL)) != -1) {
+	while ((c = getopt_long(nargs, argv,
+				":" COMMON_SHORTOPTS "s:b:w:u:g:n:t:", opts,
+				NULL)) != -1) {
 		switch (c) {
 		case 's':
 			s->only_service = optarg;
 			break;
 		case 'b':
 			if (!parse_backend(optarg, &s->backend))
-				return usage_err(&cmd_run,
-						 "run: --backend '%s': expected "
-						 "cbpf, ebpf or auto",
-						 optarg);
+				return usage_err(
+					&cmd_run,
+					"run: --backend '%s': expected "
+					"cbpf, ebpf or auto",
+					optarg);
 			break;
 		case 'w':
 			if (!strcmp(optarg, "per-socket"))
@@ -2005,10 +2105,11 @@ static int do_run(int argc, char **argv)
 			else if (!strcmp(optarg, "per-service"))
 				s->per_service = true;
 			else
-				return usage_err(&cmd_run,
-						 "run: --workers '%s': expected "
-						 "per-socket or per-service",
-						 optarg);
+				return usage_err(
+					&cmd_run,
+					"run: --workers '%s': expected "
+					"per-socket or per-service",
+					optarg);
 			break;
 		case 'u':
 			user = optarg;
@@ -2051,8 +2152,9 @@ static int do_run(int argc, char **argv)
 				 "run: no worker command: give it after '--' "
 				 "(sksteer run FILE -- COMMAND ARGS...)");
 	s->cmd = argv + dd + 1;
-	name = name ? name : default_name(s->file, s->only_service, namebuf,
-					  sizeof(namebuf));
+	name = name ? name :
+		      default_name(s->file, s->only_service, namebuf,
+				   sizeof(namebuf));
 	if (!valid_name(name))
 		return usage_err(&cmd_run,
 				 "run: the name '%s' is not usable: 1-%d "
@@ -2114,8 +2216,8 @@ static int do_run(int argc, char **argv)
 		goto out;
 	for (i = 0; i < nsvc; i++) {
 		if (port_taken(svcs[i], why, sizeof(why))) {
-			p_err("service '%s': %s", sksteer_service__name(svcs[i]),
-			      why);
+			p_err("service '%s': %s",
+			      sksteer_service__name(svcs[i]), why);
 			goto out;
 		}
 	}
@@ -2178,11 +2280,12 @@ static int do_run(int argc, char **argv)
 			nsock += sksteer_group__socket_cnt(s->svcs[i]->grp);
 		logm(s,
 		     "%u socket%s of %zu service%s, %zu worker%s; pid %d; "
-		     "reload with 'sksteer reload %s'%s%s",
+		     "reload with 'sksteer reload %s%s%s%s'",
 		     nsock, nsock == 1 ? "" : "s", s->nsvcs,
 		     s->nsvcs == 1 ? "" : "s", s->nworkers,
-		     s->nworkers == 1 ? "" : "s", (int)s->self, s->name,
-		     rdir ? " --runtime-dir " : "", rdir ? rdir : "");
+		     s->nworkers == 1 ? "" : "s", (int)s->self,
+		     rdir ? "--runtime-dir " : "", rdir ? rdir : "",
+		     rdir ? " " : "", s->name);
 		sd_notifyf("READY=1\nMAINPID=%d\nSTATUS=%u sockets, %zu "
 			   "workers",
 			   (int)s->self, nsock, s->nworkers);
@@ -2371,9 +2474,7 @@ static int do_reload_cmd(int argc, char **argv)
 		fputs(rest, stderr);
 	}
 	if (!ok)
-		p_err("reload of '%s' failed, its running rules are unchanged: "
-		      "%s",
-		      name, reason);
+		p_err("reload of '%s' failed: %s", name, reason);
 	ret = ok ? 0 : 1;
 out:
 	if (fd >= 0)
