@@ -62,10 +62,11 @@ static void print_text(const struct sksteer_stats *st)
 		       sksteer_stats__rule_text(st, i));
 	printf("  pools:\n");
 	for (i = 0; i < sksteer_stats__pool_cnt(st); i++)
-		printf("    %-16s %12" PRIu64 "  (%u sockets)\n",
+		printf("    %-16s %12" PRIu64 "  (%u socket%s)\n",
 		       sksteer_stats__pool_name(st, i),
 		       sksteer_stats__pool_hits(st, i),
-		       sksteer_stats__pool_sockets(st, i));
+		       sksteer_stats__pool_sockets(st, i),
+		       sksteer_stats__pool_sockets(st, i) == 1 ? "" : "s");
 }
 
 static void print_json(const struct sksteer_stats *st)
