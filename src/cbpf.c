@@ -907,6 +907,18 @@ static void family_body(struct cc *c, int fam)
 			pool_block(c, (int)i);
 }
 
+static void too_long(const struct sksteer_service *svc, size_t n,
+		     bool at_least)
+{
+	sk_warn("service '%s': the classic BPF program needs %s%zu "
+		"instructions, more than the kernel's limit of %d; use "
+		"'backend ebpf' (prefix sets cost about one instruction per "
+		"IPv4 range boundary and six per IPv6 one, a rule a few "
+		"more)\n",
+		svc->name, at_least ? "at least " : "", n,
+		SKSTEER_CBPF_MAX_INSNS);
+}
+
 struct sksteer_prog *sk_cbpf_compile(const struct sksteer_service *svc,
 				     const struct sk_layout *layout)
 {
@@ -955,6 +967,13 @@ struct sksteer_prog *sk_cbpf_compile(const struct sksteer_service *svc,
 		sk_warn("service '%s': %s\n", svc->name, c.why);
 		goto out;
 	}
+	/* relaxation only adds trampolines, and costs time quadratic in the
+	 * program's length: a program already too long stops here */
+	if (!c.a.err && c.a.n > SKSTEER_CBPF_MAX_INSNS) {
+		too_long(svc, c.a.n, true);
+		err = -E2BIG;
+		goto out;
+	}
 	prog = calloc(1, sizeof(*prog));
 	if (!prog) {
 		err = -ENOMEM;
@@ -964,12 +983,7 @@ struct sksteer_prog *sk_cbpf_compile(const struct sksteer_service *svc,
 	if (err)
 		goto out;
 	if (prog->n > SKSTEER_CBPF_MAX_INSNS) {
-		sk_warn("service '%s': the classic BPF program needs %zu "
-			"instructions, more than the kernel's limit of %d; use "
-			"'backend ebpf' (prefix sets cost about one instruction "
-			"per IPv4 range boundary and six per IPv6 one, a rule a "
-			"few more)\n",
-			svc->name, prog->n, SKSTEER_CBPF_MAX_INSNS);
+		too_long(svc, prog->n, false);
 		err = -E2BIG;
 		goto out;
 	}

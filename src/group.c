@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ebpf.h"
@@ -174,6 +175,95 @@ static int sock_join(const struct sk_sock_ctx *c, uint16_t port, uint16_t *bound
 	return 0;
 }
 
+/* The query for the sockets of the group's kernel reuseport group. */
+static void diag_query_init(const struct sksteer_group *grp,
+			    struct sk_diag_peers *q)
+{
+	const struct sksteer_service *svc = grp->svc;
+	socklen_t len = sizeof(q->ifindex);
+	int fd;
+
+	memset(q, 0, sizeof(*q));
+	q->family = svc_family(svc);
+	q->proto = svc->proto;
+	q->port = grp->port;
+	q->v6only = svc->v6only;
+	if (q->family == AF_INET)
+		q->addr.v4 = ((const struct sockaddr_in *)&svc->addr)->sin_addr;
+	else
+		q->addr.v6 =
+			((const struct sockaddr_in6 *)&svc->addr)->sin6_addr;
+	/* adopted sockets may be bound to a device */
+	fd = sk_group_any_fd(grp);
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX,
+				 &q->ifindex, &len))
+		q->ifindex = 0;
+}
+
+/*
+ * Refuse a port whose SO_REUSEPORT group holds sockets that are not this
+ * group's (see diag.c): with @own false before any socket exists, so that
+ * a running server is not disturbed at all; with @own true once every
+ * socket has joined, which also covers adopted sockets and a server that
+ * started in between. A check that cannot be made is reported, not fatal:
+ * it guards against a mistake, and steering works without it.
+ */
+static int check_peers(const struct sksteer_group *grp, bool own)
+{
+	const struct sksteer_service *svc = grp->svc;
+	struct sockaddr_storage ss = svc->addr;
+	char addr[INET6_ADDRSTRLEN + 16];
+	struct sk_diag_peers q;
+	uint32_t *inos = NULL;
+	unsigned int i;
+	int err, fd;
+
+	if (!grp->port)
+		return 0;
+	diag_query_init(grp, &q);
+	ss_set_port(&ss, grp->port);
+	ss_fmt(&ss, addr, sizeof(addr));
+	fd = sk_group_any_fd(grp);
+	if (own && fd >= 0) {
+		struct stat st;
+
+		inos = calloc(grp->nsocks, sizeof(*inos));
+		if (!inos)
+			return -ENOMEM;
+		for (i = 0; i < grp->nsocks; i++)
+			if (!fstat(grp->order[i]->fd, &st))
+				inos[q.nown++] = (uint32_t)st.st_ino;
+		q.own = inos;
+	}
+	err = sk_diag_peers(&q);
+	free(inos);
+	if (err) {
+		sk_warn("service '%s': cannot check which sockets share %s "
+			"(%s): sock_diag: %s\n",
+			svc->name, addr, proto_name(svc->proto), strerror(-err));
+		return 0;
+	}
+	if (q.own_seen < q.nown) {
+		sk_warn("service '%s': cannot check which sockets share %s "
+			"(%s): the group's sockets are in another network "
+			"namespace than this process\n",
+			svc->name, addr, proto_name(svc->proto));
+		return 0;
+	}
+	if (!q.foreign)
+		return 0;
+	sk_warn("service '%s': %s (%s) already has %u socket%s of another "
+		"program (the first: inode %u, uid %u)%s: the kernel puts them "
+		"in one SO_REUSEPORT group with this service's sockets, and "
+		"the program that steers one steers all; stop %s or listen on "
+		"another port\n",
+		svc->name, addr, proto_name(svc->proto), q.foreign,
+		q.foreign == 1 ? "" : "s", q.ino, q.uid,
+		own ? ", which joined while the group was being set up" : "",
+		q.foreign == 1 ? "it" : "them");
+	return -EADDRINUSE;
+}
+
 /* ---- the group's bookkeeping ---- */
 
 static int find_pool(const struct sksteer_service *svc, const char *name)
@@ -218,9 +308,24 @@ int sk_group_any_fd(const struct sksteer_group *grp)
 	return grp->nsocks ? grp->order[0]->fd : -1;
 }
 
+static uint32_t sock_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : (uint32_t)st.st_ino;
+}
+
+/* Is the socket @q->own[0] still in the group's port (sock_diag)? */
+static bool still_open(struct sk_diag_peers *q)
+{
+	return q->nown && !sk_diag_peers(q) && q->own_seen;
+}
+
 void sk_group_drop(struct sksteer_group *grp, struct sk_gsock *s)
 {
 	unsigned int hole = s->pos, last = grp->nsocks - 1;
+	struct sk_diag_peers q = { 0 };
+	uint32_t ino;
 
 	/*
 	 * close() takes a socket out of the group only when its last
@@ -233,8 +338,22 @@ void sk_group_drop(struct sksteer_group *grp, struct sk_gsock *s)
 	 */
 	if (grp->svc->proto == IPPROTO_TCP)
 		shutdown(s->fd, SHUT_RD);
+	else if ((ino = sock_ino(s->fd))) {
+		diag_query_init(grp, &q);
+		q.own = &ino;
+		q.nown = 1;
+	}
 	close(s->fd);
 	s->fd = -1;
+	if (still_open(&q))
+		sk_warn("service '%s': socket %u of pool '%s' is closed here "
+			"but still open elsewhere (a descriptor duplicated by "
+			"fork, dup or SCM_RIGHTS): the kernel keeps a UDP "
+			"socket in the group until its last descriptor "
+			"closes, so until then it receives traffic meant for "
+			"the socket that takes its position; close every "
+			"copy before closing a socket of a group\n",
+			grp->svc->name, s->idx, grp->svc->pools[s->pool].name);
 	/* the kernel clears the socket's sockarray entry as it leaves the
 	 * group (bpf_sk_reuseport_detach), so the key is free again */
 	grp->slot_used[s->slot] = 0;
@@ -433,8 +552,9 @@ static void cbpf_detach(struct sksteer_group *grp)
 {
 	int fd = sk_group_any_fd(grp), unused = 0;
 
-	/* -ENOENT when nothing is attached: fine */
-	if (fd >= 0)
+	/* only what this group attached: SO_DETACH_REUSEPORT_BPF acts on
+	 * the kernel's group, which may hold other programs' sockets */
+	if (fd >= 0 && grp->attached)
 		setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused,
 			   sizeof(unused));
 }
@@ -631,6 +751,9 @@ sksteer_group__create(const struct sksteer_service *svc,
 	}
 	if (OPTS_GET(opts, empty, false))
 		return grp;
+	err = check_peers(grp, false);
+	if (err)
+		goto err_free_group;
 	for (i = 0; i < svc->npools; i++) {
 		unsigned int j;
 
@@ -842,6 +965,9 @@ int sksteer_group__attach(struct sksteer_group *grp)
 			svc->name);
 		return -ENOENT;
 	}
+	err = check_peers(grp, true);
+	if (err)
+		return err;
 	err = grp->ops->attach(grp);
 	if (!err)
 		grp->attached = true;
@@ -1064,31 +1190,172 @@ static int update_compatible(const struct sksteer_group *grp,
 
 /* Would the backend accept the new rules at all? Checked before anything
  * changes, so that a bad configuration leaves the group as it was. */
-static int update_precheck(const struct sksteer_group *grp,
-			   const struct sksteer_service *nsvc)
+/*
+ * The group as an update will see it, position by position: the pool of
+ * @nsvc each socket serves (-1: an orphan, closed at the end) and its
+ * index there.
+ */
+struct sim {
+	int *pool;
+	unsigned int *idx;
+	unsigned int n;
+};
+
+/* The layout (see sk_group_layout()) of the simulated group. */
+static int sim_layout(const struct sksteer_service *nsvc,
+		      const struct sim *sm, struct sk_layout *out)
+{
+	unsigned int pos, j;
+	size_t p;
+
+	out->npools = nsvc->npools;
+	out->pools = calloc(nsvc->npools ? nsvc->npools : 1,
+			    sizeof(*out->pools));
+	if (!out->pools)
+		return -ENOMEM;
+	for (p = 0; p < nsvc->npools; p++) {
+		unsigned int size = nsvc->pools[p].size;
+		unsigned int *at = calloc(size ? size : 1, sizeof(*at));
+		struct sk_layout_pool *lp = &out->pools[p];
+
+		lp->pos = calloc(size ? size : 1, sizeof(*lp->pos));
+		if (!lp->pos || !at) {
+			free(at);
+			sk_layout_free(out);
+			return -ENOMEM;
+		}
+		/* index order, as sk_group_layout() lists them */
+		for (pos = 0; pos < sm->n; pos++)
+			if (sm->pool[pos] == (int)p)
+				at[sm->idx[pos]] = pos + 1;
+		for (j = 0; j < size; j++)
+			if (at[j])
+				lp->pos[lp->n++] = at[j] - 1;
+		free(at);
+	}
+	return 0;
+}
+
+static int sim_compile(const struct sksteer_service *nsvc,
+		       const struct sim *sm)
 {
 	struct sksteer_prog *prog;
 	struct sk_layout lay;
 	int err;
 
+	err = sim_layout(nsvc, sm, &lay);
+	if (err)
+		return err;
+	prog = sk_cbpf_compile(nsvc, &lay);
+	err = prog ? 0 : -errno;
+	sksteer_prog__free(prog);
+	sk_layout_free(&lay);
+	return err;
+}
+
+/*
+ * Classic BPF names sockets by position, so an update attaches one program
+ * after the new sockets joined and one after each orphan's close moved the
+ * last socket; the positions are then interleaved, not the declared ones,
+ * and a program near the 4096-instruction limit can grow past it on the
+ * way. Compile every one of them first, replaying what
+ * sksteer_group__update() and the kernel will do, so that an update that
+ * would fail half-way is refused before anything changes.
+ */
+static int cbpf_precheck(const struct sksteer_group *grp,
+			 const struct sksteer_service *nsvc)
+{
+	const struct sksteer_service *osvc = grp->svc;
+	struct sim sm = { 0 };
+	unsigned int cap = grp->nsocks + nsvc->nsockets, pos, j;
+	size_t p;
+	int err;
+
+	sm.pool = calloc(cap ? cap : 1, sizeof(*sm.pool));
+	sm.idx = calloc(cap ? cap : 1, sizeof(*sm.idx));
+	if (!sm.pool || !sm.idx) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (pos = 0; pos < grp->nsocks; pos++) {
+		const struct sk_gsock *s = grp->order[pos];
+		int np = find_pool(nsvc, osvc->pools[s->pool].name);
+
+		sm.pool[pos] =
+			np >= 0 && s->idx < nsvc->pools[np].size ? np : -1;
+		sm.idx[pos] = s->idx;
+	}
+	sm.n = grp->nsocks;
+	/* sock_create() appends, pool by pool, from the first index never
+	 * used (a closed socket's index stays closed) */
+	for (p = 0; p < nsvc->npools; p++) {
+		int op = find_pool(osvc, nsvc->pools[p].name);
+		unsigned int from = op < 0 ? 0 : grp->pools[op].filled;
+
+		for (j = from; j < nsvc->pools[p].size; j++) {
+			sm.pool[sm.n] = (int)p;
+			sm.idx[sm.n++] = j;
+		}
+	}
+	err = sim_compile(nsvc, &sm);
+	/* the orphans close highest position first; the last socket takes
+	 * the hole (__reuseport_detach_sock) */
+	for (pos = sm.n; !err && pos-- > 0;) {
+		if (sm.pool[pos] >= 0)
+			continue;
+		if (pos == sm.n - 1) {
+			sm.n--;
+			continue;
+		}
+		sm.pool[pos] = sm.pool[sm.n - 1];
+		sm.idx[pos] = sm.idx[sm.n - 1];
+		sm.n--;
+		err = sim_compile(nsvc, &sm);
+	}
+out:
+	free(sm.pool);
+	free(sm.idx);
+	return err;
+}
+
+static int update_precheck(const struct sksteer_group *grp,
+			   const struct sksteer_service *nsvc)
+{
+	struct sk_layout lay;
+	struct sk_tables t;
+	int err;
+
+	if (grp->ops->kind == SKSTEER_BACKEND_CBPF)
+		return cbpf_precheck(grp, nsvc);
+	/* eBPF: the limits of the tables; the program itself is loaded (and
+	 * verified) before it replaces anything */
 	err = sk_layout_declared(nsvc, &lay);
 	if (err)
 		return err;
-	if (grp->ops->kind == SKSTEER_BACKEND_CBPF) {
-		prog = sk_cbpf_compile(nsvc, &lay);
-		err = prog ? 0 : -errno;
-		sksteer_prog__free(prog);
-	} else {
-		/* the limits of the eBPF tables; the program itself is
-		 * loaded (and verified) before it replaces anything */
-		struct sk_tables t;
-
-		err = sk_tables_build(nsvc, &lay, &t);
-		if (!err)
-			sk_tables_free(&t);
-	}
+	err = sk_tables_build(nsvc, &lay, &t);
+	if (!err)
+		sk_tables_free(&t);
 	sk_layout_free(&lay);
 	return err;
+}
+
+/*
+ * net.ipv4.tcp_migrate_req of this network namespace: 1 when a closing
+ * listener's requests move to another listener. Without a MIGRATE eBPF
+ * program, reuseport_migrate_sock() picks that listener with its hash, in
+ * any pool.
+ */
+static int tcp_migrate_req(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "re");
+	int v = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
 }
 
 /*
@@ -1116,6 +1383,7 @@ int sksteer_group__update(struct sksteer_group *grp,
 	struct sk_gpool *opools, *npools = NULL;
 	struct sk_gsock **orphans = NULL, **created = NULL, **dead = NULL;
 	unsigned int norphans = 0, ncreated = 0, ndead = 0, i, j;
+	bool resteer = false, applied_unsteered = false;
 	size_t p;
 	int err;
 
@@ -1204,6 +1472,11 @@ int sksteer_group__update(struct sksteer_group *grp,
 			created[ncreated++] = grp->pools[p].socks[before];
 		}
 	}
+	if (ncreated) {
+		err = check_peers(grp, true);
+		if (err)
+			goto err_rollback;
+	}
 	/* every packet is now steered by the new rules, to kept and new
 	 * sockets only; the orphans get nothing more */
 	err = grp->ops->attach(grp);
@@ -1218,21 +1491,37 @@ int sksteer_group__update(struct sksteer_group *grp,
 	    grp->ops->kind == SKSTEER_BACKEND_CBPF)
 		sk_warn("service '%s': closing %u listener(s) of pools that "
 			"shrank or went away: connections still queued or in "
-			"their handshake on them are reset (the eBPF backend "
-			"moves them to the rest of their pool)\n",
-			nsvc->name, norphans);
+			"their handshake on them %s (the eBPF backend moves "
+			"them to the rest of their pool)\n",
+			nsvc->name, norphans,
+			tcp_migrate_req() == 1 ?
+				"move to a listener of any pool that the "
+				"kernel's hash picks (net.ipv4.tcp_migrate_req "
+				"is 1; classic BPF cannot choose)" :
+				"are reset");
 	while (norphans) {
 		unsigned int best = 0;
 
 		for (i = 1; i < norphans; i++)
 			if (orphans[i]->pos > orphans[best]->pos)
 				best = i;
-		err = close_orphan(grp, orphans[best]);
+		/* every program on the way was compiled by the precheck:
+		 * only the kernel refusing to attach (ENOMEM) fails here */
+		if (close_orphan(grp, orphans[best]))
+			resteer = true;
 		orphans[best] = orphans[--norphans];
-		if (err)
-			sk_warn("service '%s': re-steering after closing a "
-				"socket of the old configuration failed: %s\n",
+	}
+	if (resteer) {
+		err = grp->ops->attach(grp);
+		if (err) {
+			sk_warn("service '%s': the update is applied, but the "
+				"program for the final order of the sockets "
+				"could not be attached (%s): traffic for the "
+				"sockets that moved is spread by the kernel's "
+				"hash until sksteer_group__attach() succeeds\n",
 				nsvc->name, strerror(-err));
+			applied_unsteered = true;
+		}
 	}
 	for (p = 0; p < osvc->npools; p++)
 		free(opools[p].socks);
@@ -1242,6 +1531,8 @@ int sksteer_group__update(struct sksteer_group *grp,
 	free(dead);
 	free(orphans);
 	free(created);
+	if (applied_unsteered)
+		return err;
 	sk_debug("service '%s': updated: %u sockets (%u new)\n", nsvc->name,
 		 grp->nsocks, ncreated);
 	return 0;

@@ -96,6 +96,31 @@ SK_HIDDEN int sk_group_layout(const struct sksteer_group *grp,
 			      bool slots, struct sk_layout *out);
 /* Close open socket @s and renumber the group as the kernel does. */
 SK_HIDDEN void sk_group_drop(struct sksteer_group *grp, struct sk_gsock *s);
+/*
+ * The sockets the kernel keeps in one reuseport group: same family,
+ * protocol, address, port, v6only and device. sk_diag_peers() counts
+ * those of this network namespace whose inode is not in @own.
+ */
+struct sk_diag_peers {
+	int family; /* AF_INET or AF_INET6 */
+	int proto;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+	uint16_t port; /* host order */
+	bool v6only;
+	uint32_t ifindex;
+	const uint32_t *own; /* the group's socket inodes */
+	size_t nown;
+	/* results */
+	unsigned int foreign; /* not ours */
+	unsigned int own_seen;
+	uint32_t ino, uid; /* the first foreign socket */
+};
+
+SK_HIDDEN int sk_diag_peers(struct sk_diag_peers *q);
+
 /* Any open socket of the group (to reach the kernel's group), or -1. */
 SK_HIDDEN int sk_group_any_fd(const struct sksteer_group *grp);
 

@@ -43,7 +43,8 @@ struct ebpf_state {
 	uint64_t generation;
 	uint64_t counters_since;
 	int meta_fd;
-	bool pinned;
+	bool claimed; /* the pin directory and its meta are ours */
+	bool pinned;  /* the counters too */
 };
 
 static struct ebpf_state *state(struct sksteer_group *grp)
@@ -251,55 +252,6 @@ static int make_pin_dir(const char *dir)
 	return chmod(tmp, 0700) ? -errno : 0;
 }
 
-/*
- * Claim the pin directory: refuse when a live process owns it, take over
- * what a dead one left.
- */
-static int pin_claim(struct sksteer_group *grp)
-{
-	char path[PATH_MAX];
-	struct sk_meta *m;
-	int fd, err;
-	__u32 zero = 0;
-
-	err = pin_file(grp->pin_path, "meta", path, sizeof(path));
-	if (err)
-		return err;
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		m = calloc(1, sizeof(*m));
-		if (m && !bpf_map_lookup_elem(fd, &zero, m) &&
-		    m->magic == SK_META_MAGIC && m->pid > 0 &&
-		    m->pid != getpid() &&
-		    (!kill(m->pid, 0) || errno == EPERM)) {
-			sk_warn("service '%s': %s belongs to running process "
-				"%d: is the service already running?\n",
-				grp->svc->name, grp->pin_path, m->pid);
-			free(m);
-			close(fd);
-			return -EBUSY;
-		}
-		free(m);
-		close(fd);
-		sk_info("service '%s': removing %s left by a process that "
-			"exited\n",
-			grp->svc->name, grp->pin_path);
-		unpin(grp);
-	}
-	err = ensure_bpffs(grp->pin_path);
-	if (err) {
-		sk_warn("service '%s': %s is not on a bpffs and none could be "
-			"mounted (%s): mount -t bpf bpf /sys/fs/bpf, or pin "
-			"elsewhere on one\n",
-			grp->svc->name, grp->pin_path, strerror(-err));
-		return err;
-	}
-	err = make_pin_dir(grp->pin_path);
-	if (err)
-		sk_warn("service '%s': creating %s: %s\n", grp->svc->name,
-			grp->pin_path, strerror(-err));
-	return err;
-}
 
 static int pin_one(int fd, const char *dir, const char *name)
 {
@@ -335,6 +287,7 @@ static int write_meta(struct sksteer_group *grp, struct ebpf_state *st,
 	m->magic = SK_META_MAGIC;
 	m->version = SK_META_VERSION;
 	m->pid = getpid();
+	m->start_time = sk_proc_start_time(m->pid);
 	m->backend = SKSTEER_BACKEND_EBPF;
 	m->generation = st->generation;
 	m->loaded_at = (uint64_t)time(NULL);
@@ -367,6 +320,86 @@ static int write_meta(struct sksteer_group *grp, struct ebpf_state *st,
 	return err;
 }
 
+/*
+ * Claim the pin directory: refuse when a live process owns it, take over
+ * what a dead one left.
+ */
+static int pin_claim(struct sksteer_group *grp)
+{
+	char path[PATH_MAX];
+	struct ebpf_state *st;
+	struct sk_meta *m;
+	int fd, err;
+	__u32 zero = 0;
+
+	err = pin_file(grp->pin_path, "meta", path, sizeof(path));
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		m = calloc(1, sizeof(*m));
+		if (m && !bpf_map_lookup_elem(fd, &zero, m) &&
+		    m->magic == SK_META_MAGIC && sk_meta_live(m)) {
+			if (m->pid == getpid())
+				sk_warn("service '%s': this process already "
+					"runs a group pinned at %s\n",
+					grp->svc->name, grp->pin_path);
+			else
+				sk_warn("service '%s': %s belongs to running "
+					"process %d: is the service already "
+					"running?\n",
+					grp->svc->name, grp->pin_path, m->pid);
+			free(m);
+			close(fd);
+			return -EBUSY;
+		}
+		free(m);
+		close(fd);
+		sk_info("service '%s': removing %s left by a process that "
+			"exited\n",
+			grp->svc->name, grp->pin_path);
+		unpin(grp);
+	}
+	err = ensure_bpffs(grp->pin_path);
+	if (err) {
+		sk_warn("service '%s': %s is not on a bpffs and none could be "
+			"mounted (%s): mount -t bpf bpf /sys/fs/bpf, or pin "
+			"elsewhere on one\n",
+			grp->svc->name, grp->pin_path, strerror(-err));
+		return err;
+	}
+	err = make_pin_dir(grp->pin_path);
+	if (err) {
+		sk_warn("service '%s': creating %s: %s\n", grp->svc->name,
+			grp->pin_path, strerror(-err));
+		return err;
+	}
+	/*
+	 * The claim itself: pinning fails with EEXIST when the name exists,
+	 * so of two processes that both got here, one wins. The meta says
+	 * who from now on, before any socket exists.
+	 */
+	st = state(grp);
+	if (!st)
+		return -ENOMEM;
+	err = write_meta(grp, st, NULL);
+	if (!err)
+		err = pin_one(st->meta_fd, grp->pin_path, "meta");
+	if (err == -EEXIST) {
+		sk_warn("service '%s': %s was claimed by another process "
+			"starting at the same time\n",
+			grp->svc->name, grp->pin_path);
+		return -EBUSY;
+	}
+	if (err) {
+		sk_warn("service '%s': pinning under %s: %s\n",
+			grp->svc->name, grp->pin_path, strerror(-err));
+		return err;
+	}
+	st->claimed = true;
+	return 0;
+}
+
 /* Publish the current generation's counters and description (the
  * directory was claimed when the group was created). */
 static void pin_update(struct sksteer_group *grp, struct ebpf_state *st,
@@ -377,8 +410,6 @@ static void pin_update(struct sksteer_group *grp, struct ebpf_state *st,
 	if (!grp->pin_path)
 		return;
 	err = write_meta(grp, st, leaving);
-	if (!err && !st->pinned)
-		err = pin_one(st->meta_fd, grp->pin_path, "meta");
 	if (!err && !st->pinned)
 		err = pin_one(st->counters_fd, grp->pin_path, "counters");
 	if (err) {
@@ -493,12 +524,13 @@ static void ebpf_detach(struct sksteer_group *grp)
 	struct ebpf_state *st = grp->priv;
 	int fd = sk_group_any_fd(grp), unused = 0;
 
-	/* the directory was claimed at creation, also when nothing got
-	 * pinned in it */
-	unpin(grp);
 	if (!st)
 		return;
-	if (fd >= 0 && st->gen)
+	/* only a directory this group claimed: a group refused because the
+	 * service already runs must not unpin the running one */
+	if (st->claimed)
+		unpin(grp);
+	if (fd >= 0 && st->gen && grp->attached)
 		setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused,
 			   sizeof(unused));
 	sk_ebpf_free(st->gen);

@@ -281,6 +281,10 @@ SK_HIDDEN int sk_cbpf_run(const struct sock_filter *insns, size_t n,
 
 /* Build the bytes of a packet for @flow (IPv4 or IPv6 header, TCP or UDP
  * header, payload). Returns the length or a negative errno. */
+/* A buffer sk_pkt_build() can fill for @flow, or NULL with -EMSGSIZE
+ * (larger than an IP packet) or -ENOMEM in *@err. */
+SK_HIDDEN uint8_t *sk_pkt_alloc(const struct sksteer_flow *flow, size_t *size,
+				int *err);
 SK_HIDDEN int sk_pkt_build(const struct sksteer_flow *flow, int proto,
 			   uint8_t *buf, size_t size, struct sk_pkt *pkt);
 

@@ -571,10 +571,9 @@ int sksteer_service__eval_rule(const struct sksteer_service *svc, size_t idx,
 	if (idx >= svc->nrules)
 		return -ENOENT;
 	r = &svc->rules[idx];
-	size = 64 + flow->payload_len;
-	buf = malloc(size);
+	buf = sk_pkt_alloc(flow, &size, &err);
 	if (!buf)
-		return -ENOMEM;
+		return err;
 	err = sk_pkt_build(flow, svc->proto, buf, size, &pkt);
 	if (err < 0)
 		goto err_free_buf;

@@ -12,17 +12,39 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+/* Headers are at most 60 bytes: 40 (IPv6) + 20 (TCP). */
+#define SK_PKT_HDR_MAX 64
+
+uint8_t *sk_pkt_alloc(const struct sksteer_flow *flow, size_t *size, int *err)
+{
+	uint8_t *buf;
+
+	/* before the addition: a length near SIZE_MAX must not wrap */
+	if (flow->payload_len > 65535) {
+		*err = -EMSGSIZE;
+		return NULL;
+	}
+	*size = SK_PKT_HDR_MAX + flow->payload_len;
+	buf = malloc(*size);
+	if (!buf)
+		*err = -ENOMEM;
+	return buf;
+}
+
 int sk_pkt_build(const struct sksteer_flow *flow, int proto, uint8_t *buf,
 		 size_t size, struct sk_pkt *pkt)
 {
 	size_t ip = flow->family == AF_INET ? 20 : 40;
 	size_t l4 = proto == IPPROTO_TCP ? 20 : 8;
-	size_t total = ip + l4 + flow->payload_len;
+	size_t total;
 
 	if (flow->family != AF_INET && flow->family != AF_INET6)
 		return -EAFNOSUPPORT;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return -EPROTONOSUPPORT;
+	if (flow->payload_len > 65535)
+		return -EMSGSIZE;
+	total = ip + l4 + flow->payload_len;
 	if (total > size || total > 65535)
 		return -EMSGSIZE;
 	if (flow->payload_len && !flow->payload)
@@ -92,10 +114,9 @@ int sksteer_service__explain(const struct sksteer_service *svc,
 	if (!svc || !flow || !verdict || !OPTS_VALID(flow, sksteer_flow) ||
 	    !OPTS_VALID(verdict, sksteer_verdict))
 		return -EINVAL;
-	size = 64 + flow->payload_len;
-	buf = malloc(size);
+	buf = sk_pkt_alloc(flow, &size, &err);
 	if (!buf)
-		return -ENOMEM;
+		return err;
 	err = sk_pkt_build(flow, svc->proto, buf, size, &pkt);
 	if (err < 0)
 		goto out;

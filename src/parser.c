@@ -383,6 +383,21 @@ static int parse_addr_item(struct parser *p, struct sk_addrset_builder *b)
 	return 0;
 }
 
+/*
+ * A cap on configuration and prefix files: the largest real prefix
+ * lists (a full BGP table is about a million prefixes, ~20 MB as text)
+ * fit with room to spare, while /dev/zero or a runaway generator fails
+ * fast instead of exhausting a supervisor's memory on reload.
+ */
+#define SK_MAX_FILE_SIZE (64u << 20)
+
+static const char *read_error(int err)
+{
+	if (err == -EFBIG)
+		return "larger than the 64 MiB limit";
+	return strerror(-err);
+}
+
 static char *read_file(const char *path, size_t *len, int *err)
 {
 	struct stat st;
@@ -420,6 +435,12 @@ static char *read_file(const char *path, size_t *len, int *err)
 		n += r;
 		if (r == 0)
 			break;
+		if (n > SK_MAX_FILE_SIZE) {
+			free(buf);
+			fclose(f);
+			*err = -EFBIG;
+			return NULL;
+		}
 	}
 	if (ferror(f)) {
 		*err = -EIO;
@@ -457,7 +478,7 @@ static int load_prefix_file(struct parser *p, const struct sk_token *at,
 	buf = read_file(path, &len, &err);
 	if (!buf) {
 		terr(p, at, "cannot read prefix file '%s': %s", path,
-		     strerror(-err));
+		     read_error(err));
 		return err;
 	}
 	fname = intern(p->cfg, path);
@@ -1702,7 +1723,7 @@ sksteer_config__parse_file(const char *path,
 	}
 	text = read_file(path, &len, &err);
 	if (!text) {
-		sk_warn("%s: error: cannot read: %s\n", path, strerror(-err));
+		sk_warn("%s: error: cannot read: %s\n", path, read_error(err));
 		errno = -err;
 		return NULL;
 	}

@@ -16,7 +16,7 @@
 #include "../bpf/sksteer_maps.h"
 
 #define SK_META_MAGIC 0x54534b53u /* "SKST" */
-#define SK_META_VERSION 1
+#define SK_META_VERSION 2
 #define SK_META_NAME 65
 #define SK_META_TEXT 32768
 
@@ -28,6 +28,9 @@ struct sk_meta {
 	uint64_t generation; /* rule sets loaded so far */
 	uint64_t loaded_at;  /* unix time of the last load */
 	uint64_t counters_since; /* unix time the counters started */
+	/* the process's start, in clock ticks after boot (/proc/PID/stat):
+	 * a pid alone may have been reused by now */
+	uint64_t start_time;
 	uint32_t nrules;
 	uint32_t npools;
 	char service[SK_META_NAME];
@@ -38,5 +41,10 @@ struct sk_meta {
 	uint32_t rule_text_off[SKS_MAX_RULES]; /* into text */
 	char text[SK_META_TEXT];
 };
+
+/* @pid's start time, 0 when it cannot be read (no such process). */
+SK_HIDDEN uint64_t sk_proc_start_time(int pid);
+/* Is the process that wrote @m still running? */
+SK_HIDDEN bool sk_meta_live(const struct sk_meta *m);
 
 #endif

@@ -41,6 +41,41 @@ const char *sksteer_counter_name(enum sksteer_counter c)
 	return (unsigned int)c < SKSTEER_CNT__MAX ? counter_names[c] : NULL;
 }
 
+uint64_t sk_proc_start_time(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	size_t n;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* the name, in parentheses, may hold anything: count fields from
+	 * the last ')', which is followed by field 3 */
+	p = strrchr(buf, ')');
+	for (i = 3; p && i <= 22; i++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &t) != 1)
+		return 0;
+	return t;
+}
+
+bool sk_meta_live(const struct sk_meta *m)
+{
+	if (m->pid <= 0)
+		return false;
+	if (kill(m->pid, 0) && errno == ESRCH)
+		return false;
+	/* another process that got the same pid since */
+	return !m->start_time || sk_proc_start_time(m->pid) == m->start_time;
+}
+
 static int open_pin(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
@@ -89,7 +124,7 @@ struct sksteer_stats *sksteer_stats__read(const char *pin_path)
 	st->meta.service[SK_META_NAME - 1] = '\0';
 	st->meta.config[sizeof(st->meta.config) - 1] = '\0';
 	st->meta.text[SK_META_TEXT - 1] = '\0';
-	if (kill(st->meta.pid, 0) && errno == ESRCH) {
+	if (!sk_meta_live(&st->meta)) {
 		err = -ESRCH;
 		goto err_close;
 	}

@@ -432,6 +432,15 @@ run -j check "$T/nonexistent.conf"
 expect_rc check-missing-file 1 && has "$T/err" "nonexistent.conf" &&
 	okj check-missing-file pyj "$T/out" "
 assert 'nonexistent.conf' in d['error'] and 'No such file' in d['error'], d"
+# a file name that is not valid UTF-8 (a UTF-16 surrogate, an overlong
+# form) still gives a JSON document every strict decoder accepts
+run -j check "$T/bad$(printf '\355\240\200\340\200\257').conf"
+expect_rc check-bad-utf8-json 1 && okj check-bad-utf8-json pyj "$T/out" "
+assert 'No such file' in d['error'] and '\ufffd' in d['error'], d"
+# no unbounded read: /dev/zero fails fast with the limit named
+run check /dev/zero
+expect_rc check-huge-file 1 && has "$T/err" "/dev/zero: error: cannot read: larger than the 64 MiB limit" &&
+	pass check-huge-file || fail check-huge-file "$(cat "$T/err")"
 run check
 expect_rc check-no-file 1 && has "$T/err" "no configuration file" && pass check-no-file ||
 	fail check-no-file "$(cat "$T/err")"

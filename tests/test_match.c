@@ -456,3 +456,67 @@ TEST(eval_rule_details)
 		sksteer_config__free(cfg);
 	}
 }
+
+/* A payload longer than any IP packet is refused before anything is
+ * allocated or copied: the length must not wrap the buffer's size. */
+TEST(oversized_payload)
+{
+	static const char text[] = "service s {\n"
+				   "listen udp 0.0.0.0:53\n"
+				   "pool x 1\n"
+				   "rule payload 0 u8 == 1 pool x\n"
+				   "}\n";
+	static const uint8_t byte = 1;
+	struct sksteer_config *cfg = parse(text);
+	struct sksteer_service *svc = sksteer_config__service(cfg, 0);
+	const size_t lens[] = { 65536, SIZE_MAX - 63, SIZE_MAX };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(lens); i++) {
+		struct sksteer_flow f = flow4("198.51.100.7", 53,
+					      "203.0.113.9", &byte, lens[i]);
+		struct sksteer_verdict v = { .sz = sizeof(v) };
+		struct sksteer_cond_eval ev[4];
+		int err;
+
+		err = sksteer_service__explain(svc, NULL, &f, &v);
+		CHECK(err == -EMSGSIZE, "explain, payload_len %zu: %d",
+		      lens[i], err);
+		err = sksteer_service__eval_rule(svc, 0, &f, ev,
+						 ARRAY_SIZE(ev));
+		CHECK(err == -EMSGSIZE, "eval_rule, payload_len %zu: %d",
+		      lens[i], err);
+	}
+	sksteer_config__free(cfg);
+}
+
+/* A set far too large for classic BPF is refused as such, with the size
+ * it would at least need, before the program is laid out. */
+TEST(cbpf_too_large)
+{
+	size_t cap = 64 + 20000 * 32, n, i;
+	char *text = malloc(cap);
+	struct sksteer_config *cfg;
+	struct sksteer_prog *prog;
+
+	ASSERT(text, "malloc");
+	n = (size_t)snprintf(text, cap, "set big {\n");
+	for (i = 0; i < 20000; i++)
+		n += (size_t)snprintf(text + n, cap - n,
+				      " 2001:db8:%zx:%zx::1/128\n", i >> 8,
+				      (i & 0xff) * 2);
+	snprintf(text + n, cap - n,
+		 "}\nservice s {\n listen udp [::]:53 v6only\n pool a 1\n"
+		 " pool b 1\n rule from @big pool a\n default pool b\n}\n");
+	cfg = parse(text);
+	tl_messages_reset();
+	prog = sksteer_service__compile(sksteer_config__service(cfg, 0), NULL);
+	CHECK(!prog && errno == E2BIG, "compile: %p, errno %d", (void *)prog,
+	      errno);
+	CHECK(strstr(tl_messages(), "needs at least") &&
+		      strstr(tl_messages(), "use 'backend ebpf'"),
+	      "message: %s", tl_messages());
+	sksteer_prog__free(prog);
+	sksteer_config__free(cfg);
+	free(text);
+}

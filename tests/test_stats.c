@@ -14,6 +14,9 @@
 #include <sys/wait.h>
 #include <linux/magic.h>
 
+#include <bpf/bpf.h>
+
+#include "pin.h"
 #include "steer_util.h"
 
 static char root[64];
@@ -177,6 +180,38 @@ TEST(stale)
 		      tl_messages());
 		sksteer_config__free(g.cfg);
 	}
+	/* ... and it left the running group's pins alone */
+	{
+		struct sksteer_stats *st = sksteer_stats__read(pin);
+
+		CHECK(st && sksteer_stats__pid(st) == pid,
+		      "the refused group removed the running one's pins");
+		sksteer_stats__free(st);
+	}
+	/* a live pid that is another process by now (its start time
+	 * differs) does not hold the name */
+	{
+		char path[256];
+		struct sk_meta *m = calloc(1, sizeof(*m));
+		__u32 zero = 0;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/meta", pin);
+		fd = bpf_obj_get(path);
+		ASSERT(fd >= 0 && m && !bpf_map_lookup_elem(fd, &zero, m),
+		       "reading %s: %s", path, strerror(errno));
+		CHECK(m->start_time, "no start time in the meta");
+		m->start_time++;
+		ASSERT(!bpf_map_update_elem(fd, &zero, m, BPF_ANY),
+		       "writing the meta: %s", strerror(errno));
+		CHECK(!sksteer_stats__read(pin) && errno == ESRCH,
+		      "a reused pid is taken for the running group");
+		m->start_time--;
+		ASSERT(!bpf_map_update_elem(fd, &zero, m, BPF_ANY),
+		       "writing the meta: %s", strerror(errno));
+		close(fd);
+		free(m);
+	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	CHECK(!sksteer_stats__read(pin) && errno == ESRCH,
@@ -187,6 +222,25 @@ TEST(stale)
 
 		CHECK(st && sksteer_stats__pid(st) == getpid(),
 		      "the new group did not take over the pins");
+		sksteer_stats__free(st);
+	}
+	/* a second group of this process on the same name: refused too */
+	{
+		SKSTEER_OPTS(sksteer_group_opts, opts, .pin_path = pin);
+		struct su_group g2;
+		struct sksteer_stats *st;
+
+		su_parse(&g2, conf);
+		tl_messages_reset();
+		g2.grp = sksteer_group__create(g2.svc, &opts);
+		CHECK(!g2.grp && errno == EBUSY &&
+			      strstr(tl_messages(), "this process already"),
+		      "a second group of one process on a pin: %p %s",
+		      (void *)g2.grp, tl_messages());
+		sksteer_config__free(g2.cfg);
+		st = sksteer_stats__read(pin);
+		CHECK(st && sksteer_stats__pid(st) == getpid(),
+		      "the refused group removed the pins");
 		sksteer_stats__free(st);
 	}
 	su_free(&g);

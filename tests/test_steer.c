@@ -1491,3 +1491,113 @@ T(unpriv_tcp_joins_at_listen)
 	}
 	su_free(&g);
 }
+
+/*
+ * The kernel puts every socket on the same address and port (same owner,
+ * SO_REUSEPORT) in one reuseport group, whichever process made it, and a
+ * program steers the whole group. A second group on a running service's
+ * port must be refused, leaving the running one's steering intact; so
+ * must a foreign socket that joined an adopted group before attach.
+ */
+static void scenario_foreign(int proto)
+{
+	SKSTEER_OPTS(sksteer_group_opts, opts, .backend = su_backend());
+	SKSTEER_OPTS(sksteer_group_opts, empty, .backend = su_backend(),
+		     .empty = true);
+	const char *p = proto == IPPROTO_TCP ? "tcp" : "udp";
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sksteer_config *cfg;
+	struct sksteer_group *grp;
+	struct su_group g;
+	char conf[512];
+	int k, fds, own, foreign, one = 1;
+
+	su_unpriv_env();
+	snprintf(conf, sizeof(conf),
+		 "service running {\n"
+		 "  listen %s 127.0.0.1:0\n"
+		 "  pool one 1\n  pool two 1\n"
+		 "  rule from 127.0.0.9 pool one\n"
+		 "  default pool two\n"
+		 "}\n",
+		 p);
+	su_setup(&g, conf);
+	snprintf(conf, sizeof(conf),
+		 "service second {\n"
+		 "  listen %s 127.0.0.1:%u\n"
+		 "  pool x 3\n"
+		 "}\n",
+		 p, g.port);
+	cfg = sksteer_config__parse_string(conf, strlen(conf), "second.conf",
+					   NULL);
+	ASSERT(cfg, "parse: %s", tl_messages());
+	fds = su_count_fds();
+	tl_messages_reset();
+	errno = 0;
+	grp = sksteer_group__create(sksteer_config__service(cfg, 0), &opts);
+	CHECK(!grp && errno == EADDRINUSE, "second group: %p, errno %d", grp,
+	      errno);
+	CHECK(strstr(tl_messages(), "service 'second'") &&
+		      strstr(tl_messages(), "already has 2 sockets of another "
+					    "program"),
+	      "message: %s", tl_messages());
+	CHECK(su_count_fds() == fds, "%d fds before, %d after", fds,
+	      su_count_fds());
+	sksteer_group__free(grp);
+	/* the running group is still steered, by its own rules */
+	for (k = 0; k < 4; k++) {
+		CHECK_FLOW(&g, "127.0.0.9", "127.0.0.1", "one");
+		CHECK_FLOW(&g, "127.0.0.10", "127.0.0.1", "two");
+	}
+	su_free(&g);
+	sksteer_config__free(cfg);
+
+	/* adopted sockets: a stranger joined between bind and attach */
+	snprintf(conf, sizeof(conf),
+		 "service adopted {\n"
+		 "  listen %s 127.0.0.1:0\n"
+		 "  pool one 1\n"
+		 "}\n",
+		 p);
+	su_parse(&g, conf);
+	g.grp = sksteer_group__create(g.svc, &empty);
+	ASSERT(g.grp, "create: %s", tl_messages());
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	own = new_sock(AF_INET, proto);
+	foreign = new_sock(AF_INET, proto);
+	ASSERT(!setsockopt(own, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) &&
+		       !setsockopt(foreign, SOL_SOCKET, SO_REUSEPORT, &one,
+				   sizeof(one)),
+	       "SO_REUSEPORT: %s", strerror(errno));
+	ASSERT(!bind(own, (struct sockaddr *)&sin, sizeof(sin)), "bind: %s",
+	       strerror(errno));
+	ASSERT(!getsockname(own, (struct sockaddr *)&sin,
+			    &(socklen_t){ sizeof(sin) }) &&
+		       !bind(foreign, (struct sockaddr *)&sin, sizeof(sin)),
+	       "bind the stranger: %s", strerror(errno));
+	if (proto == IPPROTO_TCP)
+		ASSERT(!listen(own, 16) && !listen(foreign, 16), "listen: %s",
+		       strerror(errno));
+	ASSERT(!sksteer_group__adopt(g.grp, "one", own), "adopt: %s",
+	       tl_messages());
+	tl_messages_reset();
+	CHECK(sksteer_group__attach(g.grp) == -EADDRINUSE,
+	      "attach with a stranger in the group");
+	CHECK(strstr(tl_messages(), "already has 1 socket of another program") &&
+		      strstr(tl_messages(), "joined while"),
+	      "message: %s", tl_messages());
+	close(foreign);
+	ASSERT(!sksteer_group__attach(g.grp), "attach without it: %s",
+	       tl_messages());
+	su_free(&g);
+}
+
+T(unpriv_tcp_foreign_sockets)
+{
+	scenario_foreign(IPPROTO_TCP);
+}
+
+T(unpriv_udp_foreign_sockets)
+{
+	scenario_foreign(IPPROTO_UDP);
+}

@@ -85,6 +85,14 @@ static size_t utf8_len(const unsigned char *s)
 		n = 4;
 	else
 		return 0;
+	/*
+	 * RFC 3629: the second byte's range is narrower after E0 (no
+	 * overlongs), ED (no UTF-16 surrogates), F0 (no overlongs) and F4
+	 * (nothing above U+10FFFF); strict decoders reject all of these.
+	 */
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
 	for (i = 1; i < n; i++)
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
