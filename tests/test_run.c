@@ -6,6 +6,7 @@
  * answered (service, pool, index, pid) against what the rules pick.
  */
 #include <pthread.h>
+#include <pwd.h>
 #include <sys/file.h>
 
 #include "run_util.h"
@@ -1337,13 +1338,15 @@ TEST(run_example_configs)
 
 /*
  * A worker that keeps failing at once is restarted with a growing delay:
- * at once, then 0.1 s, doubling (up to 5 s); the exit status is logged.
- * SIGTERM while it waits to be restarted stops cleanly.
+ * 0.1 s, doubling, up to 5 s, and never given up; the exit status is
+ * logged. SIGTERM while it waits to be restarted stops cleanly.
  */
 TEST(run_restart_backoff)
 {
 	const char *const cmd[] = { "/bin/sh", "-c", "exit 3", NULL };
-	const char *want[] = { "0.0", "0.1", "0.2", "0.4", "0.8" };
+	const char *want[] = {
+		"0.1", "0.2", "0.4", "0.8", "1.6", "3.2", "5.0"
+	};
 	char *log, *p;
 	struct ru_sup s;
 	size_t i;
@@ -1356,8 +1359,9 @@ TEST(run_restart_backoff)
 		 PORT);
 	ru_start(&s, "one", "one.conf", NULL, cmd);
 	ru_ready(&s);
-	CHECK(ru_wait_log(&s, "restarting it in", 5, 3000),
-	      "fewer than 5 restarts in 3 s");
+	/* 0.1 + 0.2 + ... + 3.2 s: the seventh exit comes after 6.3 s */
+	CHECK(ru_wait_log(&s, "restarting it in", 7, 9000),
+	      "fewer than 7 restarts in 9 s");
 	log = ru_slurp(s.log);
 	p = log;
 	for (i = 0; i < ARRAY_SIZE(want); i++) {
@@ -1425,4 +1429,383 @@ TEST(run_unprivileged)
 	sksteer_config__free(r.cfg);
 	if (tl_failed())
 		ru_dump_log(&s);
+}
+
+/* The only child of @pid, or 0. */
+static pid_t only_child(pid_t pid)
+{
+	pid_t kids[RU_MAXW];
+
+	return ru_children(pid, kids, RU_MAXW) == 1 ? kids[0] : 0;
+}
+
+/* Wait until @pid is gone (or a zombie). */
+static bool wait_dead(pid_t pid, int timeout_ms)
+{
+	int64_t end = ru_ms() + timeout_ms;
+
+	while (ru_alive(pid)) {
+		if (ru_ms() > end)
+			return false;
+		ru_sleep_ms(20);
+	}
+	return true;
+}
+
+/*
+ * What a worker started lives in its process group. When the worker
+ * crashes, the group gets SIGTERM before the worker starts again (a
+ * child that ignores it gets SIGKILL after --stop-timeout), so nothing
+ * of the old worker holds its sockets; at the stop the new worker's
+ * group goes the same way, and nothing is left to kill: exit status 0.
+ */
+TEST(run_worker_leftovers)
+{
+	const char *const cmd[] = { "/bin/sh", "-c", "sleep 1000 & wait",
+				    NULL };
+	const char *const stubborn[] = {
+		"/bin/sh", "-c", "(trap '' TERM; exec sleep 1000) & wait", NULL
+	};
+	const char *const fast_stop[] = { "--stop-timeout", "0.5", NULL };
+	pid_t sh, sleeper, sh2 = 0, sleeper2 = 0;
+	struct ru_sup s;
+	int64_t t0, end;
+	char *log;
+	int st;
+
+	setup("cbpf");
+	ru_write("one.conf",
+		 "service one {\n    listen tcp 0.0.0.0:%d\n"
+		 "    backend cbpf\n    pool a 1\n}\n",
+		 PORT);
+	ru_start(&s, "one", "one.conf", NULL, cmd);
+	ru_ready(&s);
+	ASSERT(ru_wait_children(s.pid, 1, 3000), "no worker");
+	sh = only_child(s.pid);
+	end = ru_ms() + 3000;
+	while (!(sleeper = only_child(sh)) && ru_ms() < end)
+		ru_sleep_ms(20);
+	ASSERT(sh && sleeper, "no sleep under the worker %d", sh);
+	CHECK(getpgid(sleeper) == sh, "sleep is in group %d, not %d",
+	      getpgid(sleeper), sh);
+
+	/* the crash: only the leader dies */
+	kill(sh, SIGKILL);
+	CHECK(wait_dead(sleeper, 3000),
+	      "the crashed worker's child %d outlived it", sleeper);
+	end = ru_ms() + 3000;
+	while (ru_ms() < end) {
+		sh2 = only_child(s.pid);
+		sleeper2 = sh2 && sh2 != sh && sh2 != sleeper ?
+				   only_child(sh2) :
+				   0;
+		if (sleeper2)
+			break;
+		ru_sleep_ms(20);
+	}
+	CHECK(sleeper2, "no new worker with its child");
+	log = ru_slurp(s.log);
+	CHECK(strstr(log, "still has processes: SIGTERM"),
+	      "the leftover's SIGTERM is not logged: %s", log);
+	free(log);
+
+	st = ru_stop(&s, SIGTERM, 5000);
+	CHECK(st >= 0 && WIFEXITED(st) && !WEXITSTATUS(st),
+	      "exit status %#x after a crash with a child left", st);
+	CHECK(!sh2 || !ru_alive(sh2), "worker %d still runs", sh2);
+	CHECK(!sleeper2 || !ru_alive(sleeper2), "its child %d still runs",
+	      sleeper2);
+	log = ru_slurp(s.log);
+	CHECK(!strstr(log, "leftover"), "leftovers were killed: %s", log);
+	free(log);
+	if (tl_failed())
+		ru_dump_log(&s);
+
+	/* a child that ignores SIGTERM: SIGKILL after the timeout, and
+	 * only then the new worker */
+	ru_start(&s, "one", "one.conf", fast_stop, stubborn);
+	ru_ready(&s);
+	ASSERT(ru_wait_children(s.pid, 1, 3000), "no worker");
+	sh = only_child(s.pid);
+	end = ru_ms() + 3000;
+	while (!(sleeper = only_child(sh)) && ru_ms() < end)
+		ru_sleep_ms(20);
+	ASSERT(sh && sleeper, "no sleep under the worker %d", sh);
+	/* the trap runs in the subshell before it execs sleep */
+	while (strcmp(ru_status(sleeper, "Name"), "sleep") && ru_ms() < end)
+		ru_sleep_ms(20);
+	t0 = ru_ms();
+	kill(sh, SIGKILL);
+	CHECK(wait_dead(sleeper, 3000),
+	      "the crashed worker's stubborn child %d was not killed", sleeper);
+	CHECK(ru_ms() - t0 >= 400,
+	      "the child went after %lld ms, before "
+	      "--stop-timeout",
+	      (long long)(ru_ms() - t0));
+	CHECK(ru_wait_log(&s, "SIGKILL", 1, 1000), "no SIGKILL logged");
+	end = ru_ms() + 3000;
+	while ((!(sh2 = only_child(s.pid)) || sh2 == sh || sh2 == sleeper) &&
+	       ru_ms() < end)
+		ru_sleep_ms(20);
+	CHECK(sh2 && sh2 != sh && sh2 != sleeper, "no new worker");
+	st = ru_stop(&s, SIGTERM, 5000);
+	/* it had to kill: status 1 */
+	CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
+	      "exit status %#x after a SIGKILL", st);
+	if (tl_failed())
+		ru_dump_log(&s);
+}
+
+/*
+ * Once a worker's process group is empty the supervisor forgets its id:
+ * the kernel may give the number to another process, which may lead a
+ * group of its own. Here the supervisor is process 1 of a PID namespace
+ * of its own, a worker keeps exiting at once, and while the supervisor
+ * waits to restart it a process outside the supervisor's care gets the
+ * exited worker's pid and leads a group of that id. A SIGTERM to the
+ * supervisor must not reach it.
+ */
+TEST(run_pgid_reuse)
+{
+	const char *const crash[] = { "/bin/sh", "-c", "exit 3", NULL };
+	char conf[400], log[400], marker[400], pidf[400], cmd[2048];
+	const char *argv[32];
+	char *text, *p;
+	int n = 0, fd, st, wpid = 0;
+	pid_t un, sup = 0, helper;
+	int64_t end;
+
+	setup("cbpf");
+	if (access("/usr/bin/unshare", X_OK) ||
+	    access("/usr/bin/nsenter", X_OK))
+		SKIP("no unshare or nsenter (util-linux)");
+	ru_write("one.conf",
+		 "service one {\n    listen tcp 0.0.0.0:%d\n"
+		 "    backend cbpf\n    pool a 1\n}\n",
+		 PORT);
+	snprintf(conf, sizeof(conf), "%s/one.conf", ru_dir);
+	snprintf(log, sizeof(log), "%s/pidns.log", ru_dir);
+	snprintf(marker, sizeof(marker), "%s/marker", ru_dir);
+	snprintf(pidf, sizeof(pidf), "%s/innocent.pid", ru_dir);
+	argv[n++] = "/usr/bin/unshare";
+	argv[n++] = "--pid";
+	argv[n++] = "--fork";
+	argv[n++] = "--mount-proc";
+	argv[n++] = ru_sk;
+	argv[n++] = "run";
+	argv[n++] = "--name";
+	argv[n++] = "one";
+	argv[n++] = "--runtime-dir";
+	argv[n++] = ru_dir;
+	argv[n++] = conf;
+	argv[n++] = "--";
+	for (int i = 0; crash[i]; i++)
+		argv[n++] = crash[i];
+	argv[n] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	un = fork();
+	ASSERT(un >= 0, "fork");
+	if (un == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close_range(3, ~0U, 0);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	end = ru_ms() + 5000;
+	while (!(sup = only_child(un)) && ru_ms() < end)
+		ru_sleep_ms(20);
+	ASSERT(sup, "unshare started nothing");
+
+	/* the exit after which the restart waits 3.2 s: the worker's pid */
+	end = ru_ms() + 9000;
+	for (;;) {
+		text = ru_slurp(log);
+		p = strstr(text, "restarting it in 3.2 s");
+		if (p) {
+			while (p > text && p[-1] != '\n')
+				p--;
+			p = strstr(p, "(pid ");
+			wpid = p ? atoi(p + 5) : 0;
+		}
+		free(text);
+		if (wpid || ru_ms() > end)
+			break;
+		ru_sleep_ms(10);
+	}
+	ASSERT(wpid > 1, "no worker exit with a 3.2 s backoff logged");
+
+	/* inside the namespace: the next pid is the worker's, and it leads
+	 * a group of its own that says when it gets SIGTERM */
+	snprintf(cmd, sizeof(cmd),
+		 "echo %d > /proc/sys/kernel/ns_last_pid; "
+		 "setsid /bin/sh -c 'echo $$ > %s; "
+		 "trap \"echo TERM > %s; exit 0\" TERM; "
+		 "while :; do sleep 0.05; done' & wait",
+		 wpid - 1, pidf, marker);
+	helper = fork();
+	ASSERT(helper >= 0, "fork");
+	if (helper == 0) {
+		char target[32];
+
+		snprintf(target, sizeof(target), "%d", sup);
+		close_range(3, ~0U, 0);
+		execl("/usr/bin/nsenter", "nsenter", "-t", target, "-p", "-m",
+		      "/bin/sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	end = ru_ms() + 2000;
+	text = NULL;
+	while (ru_ms() < end) {
+		free(text);
+		text = ru_slurp(pidf);
+		if (*text && strchr(text, '\n'))
+			break;
+		ru_sleep_ms(10);
+	}
+	if (!text || atoi(text) != wpid) {
+		kill(sup, SIGKILL);
+		waitpid(un, NULL, 0);
+		kill(helper, SIGKILL);
+		waitpid(helper, NULL, 0);
+		SKIP("pid %d was not reused (got '%s'): another process in the "
+		     "namespace forked first",
+		     wpid, text ? text : "");
+	}
+	free(text);
+
+	kill(sup, SIGTERM);
+	end = ru_ms() + 5000;
+	while (waitpid(un, &st, WNOHANG) != un) {
+		if (ru_ms() > end) {
+			kill(sup, SIGKILL);
+			waitpid(un, &st, 0);
+			CHECK(0, "the supervisor did not stop");
+			break;
+		}
+		ru_sleep_ms(10);
+	}
+	CHECK(WIFEXITED(st) && !WEXITSTATUS(st), "exit status %#x", st);
+	text = ru_slurp(marker);
+	CHECK(!*text,
+	      "the process that reused the exited worker's pid %d got "
+	      "SIGTERM from the supervisor",
+	      wpid);
+	free(text);
+	/* the namespace ended with its process 1 */
+	waitpid(helper, NULL, 0);
+	if (tl_failed()) {
+		text = ru_slurp(log);
+		fprintf(stderr, "---- %s ----\n%s----\n", log, text);
+		free(text);
+	}
+}
+
+/*
+ * --user NUMBER without a passwd entry: that uid, the same number as the
+ * group, HOME=/ and no USER, LOGNAME or SHELL.
+ */
+TEST(run_user_number)
+{
+	const char *const args[] = { "--user", "4242", NULL };
+	pid_t kids[RU_MAXW];
+	struct ru_rules r;
+	struct ru_sup s;
+	int n, i, st;
+
+	setup("cbpf");
+	if (getpwuid(4242))
+		SKIP("uid 4242 has a passwd entry here");
+	ru_write("web.conf", "%s", conf_web);
+	ru_rules(&r, conf_web, NULL);
+	ru_start(&s, "web", "web.conf", args, NULL);
+	ru_ready(&s);
+	ASSERT(ru_wait_children(s.pid, 4, 3000), "not 4 workers");
+	n = ru_children(s.pid, kids, RU_MAXW);
+	for (i = 0; i < n; i++) {
+		pid_t w = kids[i];
+
+		CHECK(!strcmp(ru_status(w, "Uid"), "4242\t4242\t4242\t4242"),
+		      "worker %d Uid: %s", w, ru_status(w, "Uid"));
+		CHECK(!strcmp(ru_status(w, "Gid"), "4242\t4242\t4242\t4242"),
+		      "worker %d Gid: %s", w, ru_status(w, "Gid"));
+		CHECK(!strcmp(ru_status(w, "Groups"), ""),
+		      "worker %d Groups: %s", w, ru_status(w, "Groups"));
+		CHECK(!strcmp(ru_env(w, "HOME"), "/"), "HOME=%s",
+		      ru_env(w, "HOME"));
+		CHECK(!*ru_env(w, "USER") && !*ru_env(w, "LOGNAME") &&
+			      !*ru_env(w, "SHELL"),
+		      "USER=%s LOGNAME=%s SHELL=%s", ru_env(w, "USER"),
+		      ru_env(w, "LOGNAME"), ru_env(w, "SHELL"));
+	}
+	check_tcp_flows(&r, 1);
+	st = ru_stop(&s, SIGTERM, 5000);
+	CHECK(st == 0, "exit status %#x", st);
+	sksteer_config__free(r.cfg);
+	if (tl_failed())
+		ru_dump_log(&s);
+}
+
+/*
+ * Two supervisors of one name, never: a supervisor that exits unlinks
+ * its pid file and then unlocks it; one starting in between may hold the
+ * old file open and lock it, while a third has created and locked the
+ * new one. A shim (LD_PRELOAD) plays that race at the first flock() of a
+ * pid file: the file is replaced by a new one, locked by "another
+ * supervisor". The one starting must see that its lock is on a file the
+ * path no longer names, try again, and find the new one locked.
+ */
+TEST(run_pidfile_race)
+{
+	static const char shim[] =
+		"#define _GNU_SOURCE\n"
+		"#include <dlfcn.h>\n#include <fcntl.h>\n#include <stdio.h>\n"
+		"#include <string.h>\n#include <sys/file.h>\n"
+		"#include <unistd.h>\n"
+		"int flock(int fd, int op)\n{\n"
+		"	static int (*real)(int, int);\n	static int done;\n"
+		"	char link[64], path[4096];\n	ssize_t n;\n"
+		"	if (!real)\n"
+		"		real = (int (*)(int, int))dlsym(RTLD_NEXT, \"flock\");\n"
+		"	snprintf(link, sizeof(link), \"/proc/self/fd/%d\", fd);\n"
+		"	n = readlink(link, path, sizeof(path) - 1);\n"
+		"	if (!done && n > 4) {\n"
+		"		path[n] = 0;\n"
+		"		if (!strcmp(path + n - 4, \".pid\")) {\n"
+		"			int nfd;\n"
+		"			done = 1;\n"
+		"			unlink(path);\n"
+		"			nfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);\n"
+		"			real(nfd, LOCK_EX);\n"
+		"			dprintf(nfd, \"4242\\n\");\n"
+		"		}\n"
+		"	}\n"
+		"	return real(fd, op);\n}\n";
+	char so[400], src[400], *log;
+	struct ru_sup s;
+	int st;
+
+	setup("cbpf");
+	if (access("/usr/bin/cc", X_OK))
+		SKIP("no C compiler for the LD_PRELOAD shim");
+	ru_write("shim.c", "%s", shim);
+	snprintf(src, sizeof(src), "%s/shim.c", ru_dir);
+	snprintf(so, sizeof(so), "%s/shim.so", ru_dir);
+	tl_sh("/usr/bin/cc -shared -fPIC -o '%s' '%s' -ldl", so, src);
+	ru_write("web.conf", "%s", conf_web);
+	setenv("LD_PRELOAD", so, 1);
+	ru_start(&s, "web", "web.conf", NULL, NULL);
+	unsetenv("LD_PRELOAD");
+	st = ru_wait_exit(&s, 3000);
+	log = ru_slurp(s.log);
+	CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 1 &&
+		      strstr(log, "already running (pid 4242"),
+	      "a supervisor locked a pid file that was replaced: status %#x: "
+	      "%s",
+	      st, log);
+	free(log);
+	if (st < 0)
+		ru_stop(&s, SIGKILL, 1000);
 }

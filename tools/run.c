@@ -23,7 +23,17 @@
  *  - A worker is a process group of its own (the terminal's ^C reaches
  *    only the supervisor, which forwards it), led by the process started;
  *    SIGTERM/SIGINT are forwarded to the group, SIGKILL follows after
- *    --stop-timeout.
+ *    --stop-timeout. What the leader started may outlive it and still
+ *    hold the sockets, so a worker is over only when its group is empty:
+ *    a crashed worker's group gets SIGTERM (SIGKILL after the timeout)
+ *    before the worker starts again, and a reload that closes UDP
+ *    sockets waits for it. The group's id is forgotten as soon as
+ *    kill(-pgid, 0) says the group is gone: checked after every reap,
+ *    before every signal and, while waiting for a group, every
+ *    DRAIN_POLL_MS. A later group of the same number would need the
+ *    kernel to hand the number out again in between, a wrap of the
+ *    whole pid space. (A pidfd names a process, not a group: it would
+ *    not help here.)
  *  - Between fork and exec the child moves the worker's sockets to
  *    descriptors 3, 4, ... and marks every other descriptor close-on-exec
  *    (close_range), so a worker inherits its listening sockets and
@@ -64,14 +74,22 @@
 
 extern char **environ;
 
-/* Restart backoff: the first restart after a worker ran for a while is
- * immediate; quick failures double the delay from MIN up to MAX. */
+/*
+ * Restart backoff: a worker that ran for RESET or more restarts at once;
+ * one that exits sooner waits MIN, doubled after each quick exit in a
+ * row, up to MAX. There is no give-up: its socket stays in the group and
+ * the steering still sends it its share, so a supervisor that stopped
+ * restarting would leave that share unanswered (see sksteer(8)).
+ */
 #define RESTART_DELAY_MIN_MS	100
 #define RESTART_DELAY_MAX_MS	5000
 #define RESTART_RESET_MS	10000
 #define DEFAULT_STOP_TIMEOUT_MS 10000
 /* after SIGKILL, how long a process group may take to disappear */
-#define KILL_GRACE_MS	       2000
+#define KILL_GRACE_MS 2000
+/* a group's last process need not be our child, whose exit we hear of:
+ * how often to look while waiting for a group to empty */
+#define DRAIN_POLL_MS	       100
 #define DEFAULT_RELOAD_TIMEOUT 120
 #define DEFAULT_RUNTIME_DIR    "/run/sksteer"
 /* a control request or reply; replies longer than this are cut */
@@ -94,10 +112,11 @@ struct worker {
 	struct svc_ent *svc; /* NULL once retired with its service */
 	struct wsock *socks;
 	unsigned int nsocks;
-	pid_t pid; /* the process started; 0 when not running */
-	pid_t pgid; /* its process group, while it may have members */
+	pid_t pid; /* the process started, until reaped; 0 when none */
+	pid_t pgid; /* its process group, until seen empty; 0 when none */
 	bool retired; /* stopping for good: freed once its group is gone */
 	bool sigkilled;
+	/* kill_at: when SIGKILL follows the SIGTERM sent to the group */
 	int64_t started, restart_at, kill_at;
 	unsigned int quick_fails;
 };
@@ -405,85 +424,308 @@ static bool wsocks_has(const struct wsock *ws, unsigned int n, ino_t ino)
 }
 
 /*
- * Is something in this network namespace already bound to the service's
- * exact address and port? A socket of the same owner with SO_REUSEPORT
- * would silently join its group (another supervisor, a server still
- * running, workers of a supervisor that died) and the steering of both
- * would be wrong. Port 0 asks for a free port: nothing to check.
+ * Which destinations a socket bound to an address receives, and how the
+ * kernel ranks it there. The listener lookup (TCP and UDP alike) first
+ * searches the sockets bound to the packet's destination address, and
+ * only when none is there the wildcard ones; within each, an AF_INET
+ * socket comes before an AF_INET6 one (dual-stack, or bound to a
+ * v4-mapped address), and the first socket found in a reuseport group
+ * takes the packet: two sockets of the same rank in different groups
+ * split the traffic by the order they happen to be in.
  */
-static int port_taken(const struct sksteer_service *svc, char *why,
-		      size_t whysz)
+struct reach {
+	bool v4, v4any; /* receives IPv4: to v4addr, or to any address */
+	uint32_t v4addr;
+	int v4rank; /* 2: an AF_INET socket, 1: an AF_INET6 one */
+	bool v6, v6any;
+	struct in6_addr v6addr;
+};
+
+static void reach_of(int family, const void *addr, bool dual_stack,
+		     struct reach *r)
 {
+	memset(r, 0, sizeof(*r));
+	if (family == AF_INET) {
+		memcpy(&r->v4addr, addr, 4);
+		r->v4 = true;
+		r->v4any = !r->v4addr;
+		r->v4rank = 2;
+		return;
+	}
+	memcpy(&r->v6addr, addr, 16);
+	if (IN6_IS_ADDR_V4MAPPED(&r->v6addr)) {
+		memcpy(&r->v4addr, r->v6addr.s6_addr + 12, 4);
+		r->v4 = true;
+		r->v4any = !r->v4addr;
+		r->v4rank = 1;
+		return;
+	}
+	r->v6 = true;
+	r->v6any = IN6_IS_ADDR_UNSPECIFIED(&r->v6addr);
+	if (r->v6any && dual_stack) {
+		r->v4 = r->v4any = true;
+		r->v4rank = 1;
+	}
+}
+
+enum overlap {
+	OVERLAP_NONE,
+	OVERLAP_SAME, /* the same destinations at the same rank */
+	OVERLAP_SPECIFIC, /* a more specific address */
+	OVERLAP_IPV4, /* an IPv4 socket before a dual-stack one */
+};
+
+/* Would @o take traffic that the group @g would otherwise receive? */
+static enum overlap overlaps(const struct reach *g, const struct reach *o)
+{
+	if (g->v4 && o->v4) {
+		if (!g->v4any) {
+			if (!o->v4any && o->v4addr == g->v4addr &&
+			    o->v4rank >= g->v4rank)
+				return OVERLAP_SAME;
+		} else if (!o->v4any) {
+			return OVERLAP_SPECIFIC;
+		} else if (o->v4rank > g->v4rank) {
+			return OVERLAP_IPV4;
+		} else if (o->v4rank == g->v4rank) {
+			return OVERLAP_SAME;
+		}
+	}
+	if (g->v6 && o->v6) {
+		if (!g->v6any) {
+			if (!o->v6any && !memcmp(&o->v6addr, &g->v6addr, 16))
+				return OVERLAP_SAME;
+		} else {
+			return o->v6any ? OVERLAP_SAME : OVERLAP_SPECIFIC;
+		}
+	}
+	return OVERLAP_NONE;
+}
+
+/* Every socket of every group of this supervisor, by inode. */
+static void own_inodes(const struct sup *s, ino_t **out, size_t *nout)
+{
+	size_t i, n = 0;
+	ino_t *inos = NULL;
+
+	for (i = 0; i < s->nsvcs; i++) {
+		struct wsock *ws;
+		unsigned int nws, k;
+
+		if (group_socks(s->svcs[i]->grp, &ws, &nws))
+			continue;
+		inos = xrealloc(inos, n + nws, sizeof(*inos));
+		for (k = 0; k < nws; k++)
+			inos[n++] = ws[k].ino;
+		wsocks_free(ws, nws);
+	}
+	*out = inos;
+	*nout = n;
+}
+
+/* " pid N 'COMM'" of a process holding socket @ino, or "" (error path:
+ * this reads every process's descriptors). */
+static void socket_owner(unsigned long ino, char *buf, size_t sz)
+{
+	char want[64];
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	buf[0] = '\0';
+	snprintf(want, sizeof(want), "socket:[%lu]", ino);
+	while (d && !buf[0] && (de = readdir(d))) {
+		char path[600], link[64], comm[64] = "?";
+		struct dirent *fe;
+		DIR *fd_dir;
+		FILE *f;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", de->d_name);
+		fd_dir = opendir(path);
+		while (fd_dir && !buf[0] && (fe = readdir(fd_dir))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s",
+				 de->d_name, fe->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (strcmp(link, want))
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/comm",
+				 de->d_name);
+			f = fopen(path, "re");
+			if (f) {
+				if (fgets(comm, sizeof(comm), f))
+					comm[strcspn(comm, "\n")] = '\0';
+				fclose(f);
+			}
+			snprintf(buf, sz, ", pid %d '%.32s'", atoi(de->d_name),
+				 comm);
+		}
+		if (fd_dir)
+			closedir(fd_dir);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* The error of port_check(): @a is the service's address, @other the
+ * socket in the way. */
+static void overlap_why(const struct sksteer_service *svc, enum overlap how,
+			const char *a, const char *other, char *why,
+			size_t whysz)
+{
+	bool tcp = sksteer_service__protocol(svc) == IPPROTO_TCP;
+	const char *proto = proto_name(sksteer_service__protocol(svc));
+	const char *does = tcp ? "listens" : "is bound";
+	const char *what = tcp ? "connections" : "datagrams";
+	const char *dual =
+		sksteer_service__dual_stack(svc) ? " (dual-stack)" : "";
+
+	switch (how) {
+	case OVERLAP_SAME:
+		snprintf(why, whysz,
+			 "%s %s%s: another socket in this network namespace "
+			 "already %s there, %s: its owner would share the "
+			 "reuseport group or take part of its %s, and the "
+			 "steering would be wrong; is another 'sksteer run' "
+			 "or a server still running?",
+			 proto, a, dual, does, other, what);
+		break;
+	case OVERLAP_SPECIFIC:
+		snprintf(why, whysz,
+			 "%s %s%s: another socket in this network namespace "
+			 "%s on a more specific address, %s: the kernel gives "
+			 "it the %s for that address, and the group would "
+			 "never see them; stop it, or listen on another port",
+			 proto, a, dual, does, other, what);
+		break;
+	default:
+		snprintf(why, whysz,
+			 "%s %s%s: another socket in this network namespace "
+			 "%s on IPv4, %s: the kernel gives it the IPv4 %s "
+			 "before a dual-stack socket, and the group would "
+			 "never see them; stop it, or listen on another port",
+			 proto, a, dual, does, other, what);
+		break;
+	}
+}
+
+/*
+ * Is something in this network namespace, other than this supervisor's
+ * own sockets (@own), listening (TCP) or bound (UDP) where it would take
+ * traffic meant for the service's group? The same address and port: a
+ * socket of the same owner with SO_REUSEPORT would silently join the
+ * group (another supervisor, a server still running, workers of a
+ * supervisor that died). A more specific address, or an IPv4 socket
+ * when the service is dual-stack: the kernel picks it first, and the
+ * group never sees that traffic. Either way the steering would be wrong,
+ * and nothing would say so. Port 0 asks for a free port: nothing to
+ * check.
+ */
+static int port_check(const struct sksteer_service *svc, const ino_t *own,
+		      size_t nown, char *why, size_t whysz)
+{
+	static const char *const files[2][2] = {
+		{ "/proc/net/udp", "/proc/net/udp6" },
+		{ "/proc/net/tcp", "/proc/net/tcp6" },
+	};
 	socklen_t alen;
 	const struct sockaddr *sa = sksteer_service__listen_addr(svc, &alen);
 	bool tcp = sksteer_service__protocol(svc) == IPPROTO_TCP;
-	bool v6 = sa->sa_family == AF_INET6;
-	const char *path = tcp ? (v6 ? "/proc/net/tcp6" : "/proc/net/tcp") :
-				 (v6 ? "/proc/net/udp6" : "/proc/net/udp");
 	/* TCP_LISTEN, and TCP_CLOSE for a bound unconnected UDP socket */
 	unsigned int want_state = tcp ? 0x0a : 0x07;
-	unsigned char want[16], have[16];
-	unsigned int port, st;
-	char line[512], hex[40];
-	int found = 0;
-	FILE *f;
+	enum overlap found = OVERLAP_NONE;
+	char a[INET6_ADDRSTRLEN + 16], b[INET6_ADDRSTRLEN + 16];
+	char owner[128] = "", other[256];
+	unsigned long ino = 0;
+	unsigned int port, uid = 0;
+	struct reach g, o;
+	int f6, err = 0;
 
-	if (v6) {
+	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)sa;
 
 		port = ntohs(s6->sin6_port);
-		memcpy(want, &s6->sin6_addr, 16);
+		reach_of(AF_INET6, &s6->sin6_addr,
+			 sksteer_service__dual_stack(svc), &g);
 	} else {
 		const struct sockaddr_in *s4 = (const void *)sa;
 
 		port = ntohs(s4->sin_port);
-		memcpy(want, &s4->sin_addr, 4);
+		reach_of(AF_INET, &s4->sin_addr, false, &g);
 	}
 	if (!port)
 		return 0;
-	f = fopen(path, "re");
-	if (!f) {
-		snprintf(why, whysz,
-			 "cannot read %s to check that no other "
-			 "socket holds the port: %s",
-			 path, strerror(errno));
-		return -errno;
-	}
-	/* "sl local_address rem_address st ...": the address as the raw
-	 * 32-bit words of the kernel's structure, printed with %08X */
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned int p, i, words = v6 ? 4 : 1;
+	for (f6 = 0; f6 < 2 && found == OVERLAP_NONE; f6++) {
+		const char *path = files[tcp][f6];
+		unsigned int words = f6 ? 4 : 1;
+		char line[512], hex[40];
+		FILE *f = fopen(path, "re");
 
-		if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %*s %x", hex, &p,
-			   &st) != 3 ||
-		    strlen(hex) != words * 8 || p != port || st != want_state)
-			continue;
-		for (i = 0; i < words; i++) {
-			char w[9];
-			uint32_t v;
-
-			memcpy(w, hex + 8 * i, 8);
-			w[8] = '\0';
-			v = (uint32_t)strtoul(w, NULL, 16);
-			memcpy(have + 4 * i, &v, 4);
+		if (!f) {
+			/* no IPv6 in this kernel: no IPv6 socket either */
+			if (f6 && errno == ENOENT)
+				continue;
+			err = -errno;
+			snprintf(why, whysz,
+				 "cannot read %s to check that no other "
+				 "socket takes the service's traffic: %s",
+				 path, strerror(errno));
+			return err;
 		}
-		found = !memcmp(have, want, words * 4);
-	}
-	fclose(f);
-	if (found) {
-		char a[INET6_ADDRSTRLEN + 16];
+		/* "sl local_address rem_address st tx:rx tr:when retrnsmt
+		 * uid timeout inode": the address as the raw 32-bit words of
+		 * the kernel's structure, printed with %08X */
+		while (found == OVERLAP_NONE && fgets(line, sizeof(line), f)) {
+			unsigned char raw[16];
+			unsigned int p, st, i;
+			size_t k;
 
-		fmt_sockaddr(sa, a, sizeof(a));
-		snprintf(why, whysz,
-			 "%s %s: another socket in this network namespace "
-			 "already %s there (%s): its owner would share the "
-			 "reuseport group and break the steering; is another "
-			 "'sksteer run' or a server still running?",
-			 proto_name(sksteer_service__protocol(svc)), a,
-			 tcp ? "listens" : "is bound", path);
-		return -EADDRINUSE;
+			if (sscanf(line,
+				   " %*u: %39[0-9A-Fa-f]:%x %*s %x %*s %*s "
+				   "%*s %u %*u %lu",
+				   hex, &p, &st, &uid, &ino) != 5 ||
+			    strlen(hex) != words * 8 || p != port ||
+			    st != want_state)
+				continue;
+			for (k = 0; k < nown && own[k] != (ino_t)ino; k++)
+				;
+			if (k < nown)
+				continue;
+			for (i = 0; i < words; i++) {
+				char w[9];
+				uint32_t v;
+
+				memcpy(w, hex + 8 * i, 8);
+				w[8] = '\0';
+				v = (uint32_t)strtoul(w, NULL, 16);
+				memcpy(raw + 4 * i, &v, 4);
+			}
+			/* whether an IPv6 wildcard is v6only does not show
+			 * here; a dual-stack one takes nothing from an IPv4
+			 * group, and v6only or not it ties with an IPv6 one */
+			reach_of(f6 ? AF_INET6 : AF_INET, raw, true, &o);
+			found = overlaps(&g, &o);
+			if (found)
+				fmt_addr(f6 ? AF_INET6 : AF_INET, raw, b,
+					 sizeof(b));
+		}
+		fclose(f);
 	}
-	return 0;
+	if (found == OVERLAP_NONE)
+		return 0;
+
+	fmt_sockaddr(sa, a, sizeof(a));
+	socket_owner(ino, owner, sizeof(owner));
+	snprintf(other, sizeof(other), "%s%s%s:%u (inode %lu, uid %u%s)",
+		 strchr(b, ':') ? "[" : "", b, strchr(b, ':') ? "]" : "", port,
+		 ino, uid, owner);
+	overlap_why(svc, found, a, other, why, whysz);
+	return -EADDRINUSE;
 }
 
 /* ---- services ---- */
@@ -588,21 +830,31 @@ static struct worker *worker_by_id(const struct sup *s, unsigned long id)
 	return NULL;
 }
 
-/* Signal the worker's process group (or the process, if it left it). */
-static void worker_kill(const struct worker *w, int sig)
+/*
+ * Is the worker's process group empty? Its id is forgotten then: once
+ * the group is gone the kernel may give the number to another process,
+ * which may lead a group of its own.
+ */
+static bool worker_group_gone(struct worker *w)
 {
-	if (w->pgid && !kill(-w->pgid, sig))
-		return;
-	if (w->pid)
-		kill(w->pid, sig);
+	if (w->pgid && kill(-w->pgid, 0) && errno == ESRCH)
+		w->pgid = 0;
+	return !w->pgid;
 }
 
 /* Nothing of the worker is left: its process, and its process group. */
-static bool worker_gone(const struct worker *w)
+static bool worker_gone(struct worker *w)
 {
-	if (w->pid)
-		return false;
-	return !w->pgid || (kill(-w->pgid, 0) && errno == ESRCH);
+	return worker_group_gone(w) && !w->pid;
+}
+
+/* Signal the worker's process group, and the process if it left it. */
+static void worker_kill(struct worker *w, int sig)
+{
+	if (!worker_group_gone(w))
+		kill(-w->pgid, sig);
+	if (w->pid && getpgid(w->pid) != w->pgid)
+		kill(w->pid, sig);
 }
 
 /* What the child reports through the pipe when it cannot exec. */
@@ -695,10 +947,13 @@ static char **build_env(const struct sup *s, const struct worker *w,
 		env[k++] = xasprintf("SKSTEER_INDEX=%u", w->socks[0].index);
 	}
 	if (s->has_uid) {
-		env[k++] = xasprintf("USER=%s", s->user_name);
-		env[k++] = xasprintf("LOGNAME=%s", s->user_name);
+		if (s->user_name) {
+			env[k++] = xasprintf("USER=%s", s->user_name);
+			env[k++] = xasprintf("LOGNAME=%s", s->user_name);
+		}
 		env[k++] = xasprintf("HOME=%s", s->user_home);
-		env[k++] = xasprintf("SHELL=%s", s->user_shell);
+		if (s->user_shell)
+			env[k++] = xasprintf("SHELL=%s", s->user_shell);
 	}
 	/* "LISTEN_PID=" and 20 digits at most */
 	*pid_slot = xcalloc(32, 1);
@@ -770,6 +1025,10 @@ child_exec(const struct sup *s, const struct worker *w, char **env,
 			child_fail(errfd, STAGE_FDS, errno);
 	if (dup2(dn, 0) < 0)
 		child_fail(errfd, STAGE_FDS, errno);
+	/* with -j the supervisor's standard output is its JSON document
+	 * alone: what a worker prints goes with the messages */
+	if (json_output && dup2(2, 1) < 0)
+		child_fail(errfd, STAGE_FDS, errno);
 	if (close_range(top, ~0U, CLOSE_RANGE_CLOEXEC))
 		child_fail(errfd, STAGE_FDS, errno);
 
@@ -825,9 +1084,10 @@ child_exec(const struct sup *s, const struct worker *w, char **env,
 
 /*
  * Start @w. Returns 0 once the command is executing, or a negative errno
- * when it could not be started (reported).
+ * when it could not be started, with the reason in @why.
  */
-static int worker_start(struct sup *s, struct worker *w)
+static int worker_start(struct sup *s, struct worker *w, char *why,
+			size_t whysz)
 {
 	char label[160], *pid_slot;
 	struct child_err ce;
@@ -839,7 +1099,8 @@ static int worker_start(struct sup *s, struct worker *w)
 	wlabel(w, label, sizeof(label));
 	if (pipe2(pfd, O_CLOEXEC)) {
 		err = -errno;
-		logm(s, "worker %s: pipe: %s", label, strerror(-err));
+		snprintf(why, whysz, "worker %s: pipe: %s", label,
+			 strerror(-err));
 		return err;
 	}
 	env = build_env(s, w, &pid_slot);
@@ -848,11 +1109,9 @@ static int worker_start(struct sup *s, struct worker *w)
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
-		logm(s, "worker %s: fork: %s", label, strerror(-err));
-		close(pfd[0]);
-		close(pfd[1]);
-		env_free(env);
-		return err;
+		snprintf(why, whysz, "worker %s: fork: %s", label,
+			 strerror(-err));
+		goto err_close_pipe;
 	}
 	if (pid == 0)
 		child_exec(s, w, env, pid_slot, pfd[1]);
@@ -865,10 +1124,13 @@ static int worker_start(struct sup *s, struct worker *w)
 	} while (got < 0 && errno == EINTR);
 	close(pfd[0]);
 	if (got == (ssize_t)sizeof(ce)) {
+		/* alone in its new group, and it never ran COMMAND */
 		waitpid(pid, NULL, 0);
-		logm(s, "worker %s: %s%s%s: %s", label, stage_name(ce.stage),
-		     ce.stage == STAGE_EXEC ? " " : "",
-		     ce.stage == STAGE_EXEC ? s->cmd[0] : "", strerror(ce.err));
+		snprintf(why, whysz, "worker %s: %s%s%s: %s", label,
+			 stage_name(ce.stage),
+			 ce.stage == STAGE_EXEC ? " " : "",
+			 ce.stage == STAGE_EXEC ? s->cmd[0] : "",
+			 strerror(ce.err));
 		return -ce.err;
 	}
 	w->pid = pid;
@@ -880,39 +1142,68 @@ static int worker_start(struct sup *s, struct worker *w)
 	if (verbose)
 		logm(s, "worker %s: started, pid %d", label, pid);
 	return 0;
+
+err_close_pipe:
+	close(pfd[0]);
+	close(pfd[1]);
+	env_free(env);
+	return err;
 }
 
-/* A worker that could not start, or exited: when to try again (the
- * delay is returned). */
+/*
+ * A worker that could not start, or exited after running @ran ms: when
+ * to try again (the delay is returned). Quick failures back off; there
+ * is no limit to the attempts (see the top of this file).
+ */
 static int64_t worker_schedule(struct worker *w, int64_t ran)
 {
 	int64_t delay = 0;
 
-	if (ran >= RESTART_RESET_MS)
+	if (ran >= RESTART_RESET_MS) {
 		w->quick_fails = 0;
-	if (w->quick_fails) {
+	} else {
 		delay = RESTART_DELAY_MIN_MS;
-		for (unsigned int i = 1;
+		for (unsigned int i = 0;
 		     i < w->quick_fails && delay < RESTART_DELAY_MAX_MS; i++)
 			delay *= 2;
 		if (delay > RESTART_DELAY_MAX_MS)
 			delay = RESTART_DELAY_MAX_MS;
+		if (w->quick_fails < UINT_MAX)
+			w->quick_fails++;
 	}
-	w->quick_fails++;
 	w->restart_at = now_ms() + delay;
 	return delay;
 }
 
-/* Stop @w for good: SIGTERM now, SIGKILL after the stop timeout. */
-static void worker_retire(struct sup *s, struct worker *w, int sig)
+/* Start now; at run time, a failure is logged and retried with backoff. */
+static void worker_launch(struct sup *s, struct worker *w)
 {
-	w->retired = true;
-	w->restart_at = 0;
-	if (!w->pid && !w->pgid)
+	char why[512];
+	int64_t delay;
+
+	if (!worker_start(s, w, why, sizeof(why)))
+		return;
+	delay = worker_schedule(w, 0);
+	logm(s, "%s; trying again in %.1f s", why, (double)delay / 1000);
+}
+
+/* SIGTERM (or @sig) to what is left of @w now, SIGKILL after the stop
+ * timeout. */
+static void worker_stop(struct sup *s, struct worker *w, int sig)
+{
+	if (worker_gone(w))
 		return;
 	worker_kill(w, sig);
 	if (!w->kill_at)
 		w->kill_at = now_ms() + s->stop_timeout;
+}
+
+/* Stop @w for good; it is freed once nothing of it is left. */
+static void worker_retire(struct sup *s, struct worker *w, int sig)
+{
+	w->retired = true;
+	w->restart_at = 0;
+	worker_stop(s, w, sig);
 }
 
 static void describe_status(int status, char *buf, size_t sz)
@@ -927,97 +1218,122 @@ static void describe_status(int status, char *buf, size_t sz)
 		snprintf(buf, sz, "ended (status 0x%x)", status);
 }
 
-static void reap(struct sup *s)
+/* The process started for @w exited with @status. */
+static void worker_exited(struct sup *s, struct worker *w, int status)
 {
 	char label[160], how[128];
+	int64_t ran = now_ms() - w->started, delay;
+	pid_t pid = w->pid;
+
+	w->pid = 0;
+	wlabel(w, label, sizeof(label));
+	describe_status(status, how, sizeof(how));
+	if (w->retired) {
+		/* a reload's effects are worth a line; a stop's are not,
+		 * one per worker */
+		if (verbose || w->sigkilled || !s->stopping)
+			logm(s, "worker %s (pid %d) stopped: %s", label, pid,
+			     how);
+		return;
+	}
+	delay = worker_schedule(w, ran);
+	s->restarts++;
+	logm(s, "worker %s (pid %d) %s after %.1f s; restarting it in %.1f s",
+	     label, pid, how, (double)ran / 1000, (double)delay / 1000);
+	if (worker_group_gone(w))
+		return;
+	/* what it started would go on holding its sockets, unseen: at
+	 * the next stop, or when a reload closes a UDP socket */
+	logm(s,
+	     "worker %s: its process group %d still has processes: SIGTERM; "
+	     "it restarts once they are gone",
+	     label, w->pgid);
+	worker_stop(s, w, SIGTERM);
+}
+
+static void reap(struct sup *s)
+{
 	int status;
 	pid_t pid;
 	size_t i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct worker *w = NULL;
-		int64_t ran, delay;
 
 		for (i = 0; i < s->nworkers && !w; i++)
 			if (s->workers[i]->pid == pid)
 				w = s->workers[i];
-		if (!w)
-			continue; /* a descendant reparented to us */
-		w->pid = 0;
-		ran = now_ms() - w->started;
-		wlabel(w, label, sizeof(label));
-		describe_status(status, how, sizeof(how));
-		if (w->retired) {
-			/* a reload's effects are worth a line; a stop's
-			 * are not, one per worker */
-			if (verbose || w->sigkilled || !s->stopping)
-				logm(s, "worker %s (pid %d) stopped: %s", label,
-				     pid, how);
-			continue;
-		}
-		delay = worker_schedule(w, ran);
-		s->restarts++;
-		logm(s,
-		     "worker %s (pid %d) %s after %.1f s; restarting it in "
-		     "%.1f s",
-		     label, pid, how, (double)ran / 1000, (double)delay / 1000);
+		/* else a descendant reparented to us (a subreaper) */
+		if (w)
+			worker_exited(s, w, status);
 	}
-	/* retired workers go once nothing of them is left */
 	for (i = 0; i < s->nworkers;) {
 		struct worker *w = s->workers[i];
 
-		if (w->retired && worker_gone(w)) {
-			worker_free(s, w);
-			continue;
+		/* a group emptied: done stopping it */
+		if (worker_gone(w)) {
+			w->kill_at = 0;
+			/* retired workers go once nothing of them is left */
+			if (w->retired) {
+				worker_free(s, w);
+				continue;
+			}
 		}
 		i++;
 	}
+}
+
+/* @w was sent SIGTERM and the stop timeout is over. */
+static void worker_timeout(struct sup *s, struct worker *w, int64_t now)
+{
+	char label[160];
+
+	wlabel(w, label, sizeof(label));
+	if (!w->sigkilled) {
+		logm(s,
+		     "worker %s (process group %d) did not stop within %.1f s: "
+		     "SIGKILL",
+		     label, w->pgid ? w->pgid : w->pid,
+		     (double)s->stop_timeout / 1000);
+		worker_kill(w, SIGKILL);
+		w->sigkilled = true;
+		s->killed = true;
+		w->kill_at = now + KILL_GRACE_MS;
+		return;
+	}
+	/* unkillable (uninterruptible sleep): stop waiting for it */
+	logm(s,
+	     "worker %s: its process group %d is still there after SIGKILL; "
+	     "giving up on it",
+	     label, w->pgid);
+	w->pgid = 0;
+	w->pid = 0;
+	w->kill_at = 0;
 }
 
 /* Due restarts and SIGKILLs; returns the ms until the next one, or -1. */
 static int timers(struct sup *s)
 {
 	int64_t now = now_ms(), next = -1;
-	char label[160];
 	size_t i;
 
 	for (i = 0; i < s->nworkers; i++) {
 		struct worker *w = s->workers[i];
 		int64_t at = 0;
 
-		if (!w->retired && !w->pid && w->restart_at) {
-			if (w->restart_at <= now) {
-				if (worker_start(s, w))
-					worker_schedule(w, 0);
-			}
+		if (w->kill_at && w->kill_at <= now && !worker_gone(w))
+			worker_timeout(s, w, now);
+		if (w->kill_at && !worker_gone(w)) {
+			at = w->kill_at;
+			/* its last process may not be our child */
+			if (!w->pid && w->pgid && now + DRAIN_POLL_MS < at)
+				at = now + DRAIN_POLL_MS;
+		} else if (!w->retired && !w->pid && w->restart_at) {
+			w->kill_at = 0;
+			if (w->restart_at <= now)
+				worker_launch(s, w);
 			if (!w->pid)
 				at = w->restart_at;
-		} else if (w->retired && w->kill_at && !worker_gone(w)) {
-			if (w->kill_at <= now) {
-				wlabel(w, label, sizeof(label));
-				if (!w->sigkilled) {
-					logm(s,
-					     "worker %s (pid %d) did not stop "
-					     "within %.1f s: SIGKILL",
-					     label, w->pgid,
-					     (double)s->stop_timeout / 1000);
-					worker_kill(w, SIGKILL);
-					w->sigkilled = true;
-					s->killed = true;
-					w->kill_at = now + KILL_GRACE_MS;
-				} else {
-					/* unkillable (uninterruptible
-					 * sleep): stop waiting for it */
-					logm(s,
-					     "worker %s: its process group %d "
-					     "is still there after SIGKILL; "
-					     "giving up on it",
-					     label, w->pgid);
-					w->pgid = 0;
-					w->pid = 0;
-				}
-			}
-			at = w->kill_at;
 		}
 		if (at && (next < 0 || at < next))
 			next = at;
@@ -1046,8 +1362,12 @@ static void begin_stop(struct sup *s, int sig)
 	reap(s);
 }
 
-/* Descendants that escaped their process group (setsid), reparented to
- * us: nothing may keep the sockets after the supervisor. */
+/*
+ * Descendants that escaped their worker's process group (setsid, or a
+ * group of their own) and were reparented to us: nothing may keep the
+ * sockets after the supervisor. Zombies hold nothing: they are reaped,
+ * not counted.
+ */
 static void sweep_descendants(struct sup *s)
 {
 	int rounds;
@@ -1055,12 +1375,15 @@ static void sweep_descendants(struct sup *s)
 	for (rounds = 0; rounds < 10; rounds++) {
 		struct dirent *de;
 		int found = 0;
-		DIR *d = opendir("/proc");
+		DIR *d;
 
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		d = opendir("/proc");
 		if (!d)
 			return;
 		while ((de = readdir(d))) {
-			char path[300], buf[512], *p;
+			char path[300], buf[512], *p, state;
 			int ppid;
 			FILE *f;
 
@@ -1074,8 +1397,8 @@ static void sweep_descendants(struct sup *s)
 			p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') :
 							 NULL;
 			fclose(f);
-			if (p && sscanf(p, ") %*c %d", &ppid) == 1 &&
-			    ppid == s->self) {
+			if (p && sscanf(p, ") %c %d", &state, &ppid) == 2 &&
+			    ppid == s->self && state != 'Z' && state != 'X') {
 				kill(atoi(de->d_name), SIGKILL);
 				found++;
 			}
@@ -1237,11 +1560,82 @@ struct plan {
 	struct sksteer_group *ngrp; /* a new service's group */
 	struct wsock *before; /* the old service's sockets */
 	unsigned int nbefore;
+	bool renamed; /* @old was a service of another name */
+	bool closes_udp; /* the update closes UDP sockets */
 	bool updated;
 };
 
 static void start_service_workers(struct sup *s, struct svc_ent *e);
 static void reconcile(struct sup *s, struct svc_ent *e);
+
+/*
+ * A new service that listens exactly where a service that goes listened
+ * (protocol, address, port, dual-stack) is that service renamed. Its
+ * group is updated in place and keeps its sockets: a group of its own
+ * could not be created while the old one runs (the kernel would put
+ * their sockets in one reuseport group), and closing the old one first
+ * would lose the connections waiting in its queues.
+ */
+static struct svc_ent *renamed_from(const struct sup *s,
+				    const struct sksteer_config *cfg,
+				    const struct plan *plan, size_t nplan,
+				    const struct sksteer_service *n)
+{
+	char scratch[512];
+	size_t i, j;
+
+	for (i = 0; i < s->nsvcs; i++) {
+		struct svc_ent *e = s->svcs[i];
+		bool taken = false;
+
+		if (sksteer_config__find_service(cfg, e->name))
+			continue;
+		for (j = 0; j < nplan && !taken; j++)
+			taken = plan[j].old == e;
+		if (!taken && same_listen(e->grp, n, scratch, sizeof(scratch)))
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * Stop the workers of the UDP sockets the planned updates close, and
+ * wait until they are gone: a UDP socket leaves the kernel's group only
+ * with its last descriptor (see the top of this file).
+ */
+static bool stop_udp_workers(struct sup *s, const struct plan *plan,
+			     size_t nplan)
+{
+	unsigned long *ids = NULL;
+	size_t n = 0, i, j;
+	bool ok;
+
+	for (i = 0; i < nplan; i++) {
+		const struct plan *p = &plan[i];
+
+		if (!p->closes_udp)
+			continue;
+		for (j = 0; j < s->nworkers; j++) {
+			struct worker *w = s->workers[j];
+			unsigned int k;
+			bool holds = false;
+
+			if (w->svc != p->old || w->retired)
+				continue;
+			for (k = 0; k < w->nsocks && !holds; k++)
+				holds = will_close(&w->socks[k], p->nsvc);
+			if (!holds)
+				continue;
+			ids = xrealloc(ids, n + 1, sizeof(*ids));
+			ids[n++] = w->id;
+			worker_retire(s, w, SIGTERM);
+		}
+	}
+	ok = !n ||
+	     wait_gone(s, ids, n, now_ms() + s->stop_timeout + KILL_GRACE_MS);
+	free(ids);
+	return ok;
+}
 
 /*
  * Re-read the configuration and apply it to every group, or to none:
@@ -1252,13 +1646,12 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 {
 	struct sksteer_config *cfg = NULL;
 	struct plan *plan = NULL;
-	size_t nplan = 0, i, j, nsel;
-	unsigned long *stop_ids = NULL;
-	size_t nstop = 0;
+	size_t nplan = 0, i, j, nsel, nown = 0;
 	char why[1024] = "";
 	char *msgs = NULL;
 	bool cfg_kept = false, partial = false;
-	int err = 0;
+	ino_t *own = NULL;
+	int err = 0, pass;
 
 	if (s->stopping) {
 		sb_printf(rep, "error\nthe supervisor is stopping\n");
@@ -1298,13 +1691,24 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 		plan[nplan].old = find_svc(s, sksteer_service__name(n));
 		nplan++;
 	}
+	/* after every service that keeps its name has its own */
+	for (i = 0; i < nplan && !s->only_service; i++) {
+		struct plan *p = &plan[i];
 
-	/* everything that can be checked before anything changes */
+		if (p->old)
+			continue;
+		p->old = renamed_from(s, cfg, plan, nplan, p->nsvc);
+		p->renamed = p->old != NULL;
+	}
+
+	/* everything that can be checked before anything changes; the
+	 * supervisor's own sockets are no one else's */
+	own_inodes(s, &own, &nown);
 	for (i = 0; i < nplan; i++) {
 		struct plan *p = &plan[i];
 
 		if (!p->old) {
-			err = port_taken(p->nsvc, why, sizeof(why));
+			err = port_check(p->nsvc, own, nown, why, sizeof(why));
 			if (err)
 				goto fail;
 			continue;
@@ -1334,6 +1738,10 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 				 p->old->name, strerror(-err));
 			goto fail;
 		}
+		if (sksteer_service__protocol(p->nsvc) != IPPROTO_UDP)
+			continue;
+		for (j = 0; j < p->nbefore && !p->closes_udp; j++)
+			p->closes_udp = will_close(&p->before[j], p->nsvc);
 	}
 	/* new services: their groups exist before any old one changes */
 	for (i = 0; i < nplan; i++) {
@@ -1351,65 +1759,48 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 		}
 	}
 
-	/* UDP sockets about to close: their workers go first (see the top
-	 * of this file) */
-	for (i = 0; i < nplan; i++) {
-		struct plan *p = &plan[i];
-		bool closes = false;
-
-		if (!p->old ||
-		    sksteer_service__protocol(p->nsvc) != IPPROTO_UDP)
-			continue;
-		for (j = 0; j < p->nbefore && !closes; j++)
-			closes = will_close(&p->before[j], p->nsvc);
-		if (!closes)
-			continue;
-		for (j = 0; j < s->nworkers; j++) {
-			struct worker *w = s->workers[j];
-			unsigned int k;
-			bool holds = false;
-
-			if (w->svc != p->old || w->retired)
-				continue;
-			for (k = 0; k < w->nsocks && !holds; k++)
-				holds = will_close(&w->socks[k], p->nsvc);
-			if (!holds)
-				continue;
-			stop_ids = xrealloc(stop_ids, nstop + 1,
-					    sizeof(*stop_ids));
-			stop_ids[nstop++] = w->id;
-			worker_retire(s, w, SIGTERM);
-		}
-	}
-	if (nstop && !wait_gone(s, stop_ids, nstop,
-				now_ms() + s->stop_timeout + KILL_GRACE_MS)) {
-		snprintf(why, sizeof(why),
-			 "the workers of the UDP sockets to close did not "
-			 "exit, so the sockets cannot leave the group");
-		goto fail;
-	}
-
-	for (i = 0; i < nplan; i++) {
-		struct plan *p = &plan[i];
-
-		if (!p->old)
-			continue;
-		err = sksteer_group__update(p->old->grp, p->nsvc);
-		if (err) {
-			snprintf(why, sizeof(why), "service '%s': %s",
-				 p->old->name, strerror(-err));
+	/*
+	 * The updates. Those that close UDP sockets go last, after their
+	 * workers are gone: stopped for nothing when an update fails, but
+	 * not for a failure of another service's update.
+	 */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass && !stop_udp_workers(s, plan, nplan)) {
+			snprintf(why, sizeof(why),
+				 "the workers of the UDP sockets to close did "
+				 "not exit, so the sockets cannot leave the "
+				 "group");
 			goto rollback;
 		}
-		p->updated = true;
+		for (i = 0; i < nplan; i++) {
+			struct plan *p = &plan[i];
+
+			if (!p->old || p->closes_udp != (pass == 1))
+				continue;
+			err = sksteer_group__update(p->old->grp, p->nsvc);
+			if (err) {
+				snprintf(why, sizeof(why), "service '%s': %s",
+					 sksteer_service__name(p->nsvc),
+					 strerror(-err));
+				goto rollback;
+			}
+			p->updated = true;
+		}
 	}
 
 	/* applied: from here on nothing fails */
 	for (i = 0; i < nplan; i++) {
 		struct plan *p = &plan[i];
 
-		if (p->old) {
-			p->old->svc = p->nsvc;
-			p->old->cfg = cfg;
+		if (!p->old)
+			continue;
+		p->old->svc = p->nsvc;
+		p->old->cfg = cfg;
+		if (p->renamed) {
+			sb_printf(rep, "service %s: renamed from %s\n",
+				  sksteer_service__name(p->nsvc), p->old->name);
+			free(p->old->name);
+			p->old->name = xstrdup(sksteer_service__name(p->nsvc));
 		}
 	}
 	for (i = 0; i < s->nsvcs;) {
@@ -1460,7 +1851,21 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 									   "s");
 			continue;
 		}
-		reconcile(s, p->old);
+		if (p->renamed) {
+			/* workers know their service by name
+			 * (SKSTEER_SERVICE): new ones first, then the old
+			 * ones go; the sockets stay */
+			size_t nold = s->nworkers;
+
+			start_service_workers(s, p->old);
+			for (j = 0; j < nold; j++)
+				if (s->workers[j]->svc == p->old &&
+				    !s->workers[j]->retired)
+					worker_retire(s, s->workers[j],
+						      SIGTERM);
+		} else {
+			reconcile(s, p->old);
+		}
 		if (group_socks(p->old->grp, &after, &nafter))
 			continue;
 		for (k = 0; k < nafter; k++)
@@ -1485,31 +1890,35 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 
 rollback:
 	/* put back the services already updated: the old rules again */
-	for (j = 0; j < i; j++) {
+	for (j = 0; j < nplan; j++) {
 		struct plan *p = &plan[j];
 		int rerr;
 
 		if (!p->updated)
 			continue;
 		rerr = sksteer_group__update(p->old->grp, p->old->svc);
-		if (rerr) {
-			/* it runs the new rules: keep the new
-			 * configuration alive for it, and say so */
-			logm(s,
-			     "service '%s': putting the previous rules back "
-			     "failed (%s): it runs the NEW configuration",
-			     p->old->name, strerror(-rerr));
-			sb_printf(rep,
-				  "service %s: could not be put back: it runs "
-				  "the new configuration\n",
-				  p->old->name);
-			p->old->svc = p->nsvc;
-			p->old->cfg = cfg;
-			if (!cfg_kept)
-				cfg_add(s, cfg);
-			cfg_kept = true;
-			partial = true;
+		if (!rerr)
+			continue;
+		/* it runs the new rules: keep the new configuration
+		 * alive for it, and say so */
+		logm(s,
+		     "service '%s': putting the previous rules back failed "
+		     "(%s): it runs the NEW configuration",
+		     p->old->name, strerror(-rerr));
+		sb_printf(rep,
+			  "service %s: could not be put back: it runs the new "
+			  "configuration\n",
+			  p->old->name);
+		p->old->svc = p->nsvc;
+		p->old->cfg = cfg;
+		if (p->renamed) {
+			free(p->old->name);
+			p->old->name = xstrdup(sksteer_service__name(p->nsvc));
 		}
+		if (!cfg_kept)
+			cfg_add(s, cfg);
+		cfg_kept = true;
+		partial = true;
 	}
 fail:
 	msgs = msgs_capture_end();
@@ -1563,20 +1972,13 @@ out:
 	for (i = 0; i < nplan; i++)
 		wsocks_free(plan[i].before, plan[i].nbefore);
 	free(plan);
-	free(stop_ids);
+	free(own);
 	free(msgs);
 	sd_notifyf("READY=1\nSTATUS=%s", err ? "reload failed" : "reloaded");
 	return err;
 }
 
 /* ---- starting workers for a service ---- */
-
-/* Start now, or (at run time) schedule a retry with backoff. */
-static void worker_launch(struct sup *s, struct worker *w)
-{
-	if (worker_start(s, w))
-		worker_schedule(w, 0);
-}
 
 static void start_service_workers(struct sup *s, struct svc_ent *e)
 {
@@ -1812,7 +2214,7 @@ static int setup_runtime(struct sup *s)
 	struct stat st;
 	char buf[32];
 	socklen_t len;
-	int fd, n;
+	int fd, n, tries;
 
 	if (mkdir(s->runtime_dir, 0755) && errno != EEXIST) {
 		p_err("creating the runtime directory %s: %s (see %s)",
@@ -1821,31 +2223,51 @@ static int setup_runtime(struct sup *s)
 	}
 	s->pid_path = xasprintf("%s/%s.pid", s->runtime_dir, s->name);
 	s->sock_path = xasprintf("%s/%s.sock", s->runtime_dir, s->name);
-	/* never through a symbolic link, never someone else's file: the
-	 * supervisor may be root and truncates it */
-	fd = open(s->pid_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0) {
-		p_err("%s: %s", s->pid_path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-		p_err("%s is not a regular file of this user: refusing to use "
-		      "it as the pid file",
-		      s->pid_path);
+	/*
+	 * A supervisor that exits unlinks the file, then unlocks it: one
+	 * starting meanwhile may have opened the old file and now lock it,
+	 * while a third creates a new one. The lock counts only on the
+	 * file the path names.
+	 */
+	for (tries = 0;; tries++) {
+		struct stat cur;
+
+		/* never through a symbolic link, never someone else's
+		 * file: the supervisor may be root and truncates it */
+		fd = open(s->pid_path,
+			  O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0) {
+			p_err("%s: %s", s->pid_path, strerror(errno));
+			return -1;
+		}
+		if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+		    st.st_uid != geteuid()) {
+			p_err("%s is not a regular file of this user: refusing "
+			      "to use it as the pid file",
+			      s->pid_path);
+			goto err_close;
+		}
+		/* the lock is the truth: a pid file left by a dead
+		 * supervisor is not locked */
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			n = (int)read(fd, buf, sizeof(buf) - 1);
+			buf[n > 0 ? n : 0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			p_err("a supervisor named '%s' is already running (pid "
+			      "%s, %s); give this one another --name",
+			      s->name, *buf ? buf : "?", s->pid_path);
+			goto err_close;
+		}
+		if (!stat(s->pid_path, &cur) && cur.st_dev == st.st_dev &&
+		    cur.st_ino == st.st_ino)
+			break;
 		close(fd);
-		return -1;
-	}
-	/* the lock is the truth: a pid file left by a dead supervisor is
-	 * not locked */
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		n = (int)read(fd, buf, sizeof(buf) - 1);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		p_err("a supervisor named '%s' is already running (pid %s, "
-		      "%s); give this one another --name",
-		      s->name, *buf ? buf : "?", s->pid_path);
-		close(fd);
-		return -1;
+		if (tries == 10) {
+			p_err("%s keeps being replaced: is another supervisor "
+			      "named '%s' starting and stopping?",
+			      s->pid_path, s->name);
+			return -1;
+		}
 	}
 	s->lockfd = fd;
 	n = snprintf(buf, sizeof(buf), "%d\n", (int)s->self);
@@ -1874,6 +2296,10 @@ static int setup_runtime(struct sup *s)
 		return -1;
 	}
 	return 0;
+
+err_close:
+	close(fd);
+	return -1;
 }
 
 static void cleanup_runtime(struct sup *s)
@@ -1899,16 +2325,26 @@ static int resolve_user(struct sup *s, const char *user, const char *group)
 
 		if (!pw && parse_ulong(user, 0, UINT_MAX - 1, &v))
 			pw = getpwuid((uid_t)v);
-		if (!pw) {
-			p_err("run: --user %s: no such user", user);
+		if (pw) {
+			s->uid = pw->pw_uid;
+			s->gid = pw->pw_gid;
+			s->user_name = xstrdup(pw->pw_name);
+			s->user_home = xstrdup(pw->pw_dir);
+			s->user_shell = xstrdup(pw->pw_shell);
+		} else if (parse_ulong(user, 0, UINT_MAX - 1, &v)) {
+			/* a bare number, as in containers with no passwd
+			 * entry for it: its own number as the group, no
+			 * name to give */
+			s->uid = (uid_t)v;
+			s->gid = (gid_t)v;
+			s->user_home = xstrdup("/");
+		} else {
+			p_err("run: --user %s: no such user (give a name "
+			      "from the passwd database, or a number)",
+			      user);
 			return -1;
 		}
 		s->has_uid = s->has_gid = true;
-		s->uid = pw->pw_uid;
-		s->gid = pw->pw_gid;
-		s->user_name = xstrdup(pw->pw_name);
-		s->user_home = xstrdup(pw->pw_dir);
-		s->user_shell = xstrdup(pw->pw_shell);
 	}
 	if (group) {
 		struct group *gr = getgrnam(group);
@@ -1980,7 +2416,9 @@ static void help_run(FILE *out)
 		"per socket;\n"
 		"                         per-service: one worker with all "
 		"of a service's\n"
-		"  -u, --user USER        run the workers as USER, with its "
+		"  -u, --user USER        run the workers as USER (a name, or "
+		"a number even\n"
+		"                         without a passwd entry), with its "
 		"group and no\n"
 		"                         supplementary groups\n"
 		"  -g, --group GROUP      run the workers with this group\n"
@@ -1997,7 +2435,11 @@ static void help_run(FILE *out)
 		"                         %s)\n"
 		"  -t, --stop-timeout SEC how long workers get to exit after "
 		"SIGTERM before\n"
-		"                         SIGKILL (default %d)\n",
+		"                         SIGKILL (default %d)\n"
+		"\n"
+		"With -j the workers' standard output is the supervisor's "
+		"standard error:\n"
+		"standard output holds the JSON report alone.\n",
 		BIN_NAME, DEFAULT_RUNTIME_DIR, SKSTEER_PIN_ROOT,
 		DEFAULT_STOP_TIMEOUT_MS / 1000);
 	print_common_opts(out);
@@ -2074,7 +2516,7 @@ static int do_run(int argc, char **argv)
 	}, *s = &sup;
 	const char *user = NULL, *group = NULL, *name = NULL, *rdir = NULL;
 	struct sksteer_service **svcs = NULL;
-	char namebuf[NAME_MAX_LEN + 8], why[512];
+	char namebuf[NAME_MAX_LEN + 8], why[1024];
 	int c, ret, dd, nargs, nsvc, i;
 	struct sksteer_config *cfg;
 	sigset_t mask;
@@ -2215,7 +2657,7 @@ static int do_run(int argc, char **argv)
 	if (setup_runtime(s))
 		goto out;
 	for (i = 0; i < nsvc; i++) {
-		if (port_taken(svcs[i], why, sizeof(why))) {
+		if (port_check(svcs[i], NULL, 0, why, sizeof(why))) {
 			p_err("service '%s': %s",
 			      sksteer_service__name(svcs[i]), why);
 			goto out;
@@ -2258,14 +2700,13 @@ static int do_run(int argc, char **argv)
 				*one = ws[k];
 				w = worker_new(s, e, one, 1);
 			}
-			if (worker_start(s, w)) {
+			if (worker_start(s, w, why, sizeof(why))) {
 				if (!s->per_service) {
 					for (k++; k < n; k++)
 						free(ws[k].pool);
 					free(ws);
 				}
-				p_err("run: a worker could not be started (see "
-				      "above); stopping");
+				p_err("run: %s; stopping", why);
 				goto stop;
 			}
 		}
@@ -2313,6 +2754,8 @@ done:
 		jw_uint_field(json_wtr, "restarts", s->restarts);
 		jw_bool_field(json_wtr, "killed", s->killed);
 		jw_end_object(json_wtr);
+		/* the report, also with the exit status 1 of "killed" */
+		json_report = true;
 	}
 	if (ret && s->started)
 		p_err("run: workers had to be killed with SIGKILL");
