@@ -23,16 +23,17 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader for each configuration. */
-const volatile struct sks_cfg cfg = { .nwords = 1, .proto = IPPROTO_TCP,
-				      .recv4 = 1, .max_cands = 1 };
+const volatile struct sks_cfg cfg = { .nwords = 1,
+				      .proto = IPPROTO_TCP,
+				      .recv4 = 1 };
 
-#define ARRAY_MAP(name, vtype)                                               \
-	struct {                                                             \
-		__uint(type, BPF_MAP_TYPE_ARRAY);                            \
-		__uint(max_entries, 1);                                      \
-		__uint(map_flags, BPF_F_MMAPABLE);                           \
-		__type(key, __u32);                                          \
-		__type(value, vtype);                                        \
+#define ARRAY_MAP(name, vtype)                     \
+	struct {                                   \
+		__uint(type, BPF_MAP_TYPE_ARRAY);  \
+		__uint(max_entries, 1);            \
+		__uint(map_flags, BPF_F_MMAPABLE); \
+		__type(key, __u32);                \
+		__type(value, vtype);              \
 	} name SEC(".maps")
 
 ARRAY_MAP(buckets, struct sks_bucket);
@@ -68,8 +69,8 @@ static __always_inline struct sks_hot *hot_at(__u32 i)
 	return bpf_map_lookup_elem(&hot, &i);
 }
 
-#define HASH_MUL1 0x9e3779b1u
-#define HASH_MUL2 0x85ebca6bu
+#define HASH_MUL1     0x9e3779b1u
+#define HASH_MUL2     0x85ebca6bu
 #define SPORT_UNKNOWN 65536
 /* sockets of a pool tried when the picked one is gone (closed behind the
  * library's back: the tables only list sockets it knows are open) */
@@ -77,7 +78,7 @@ static __always_inline struct sks_hot *hot_at(__u32 i)
 /* the builder resolves fallback chains, so a target and its pool's
  * fallback cover every case the library knows of; one more hop for
  * sockets gone behind its back */
-#define MAX_FALLBACK_HOPS 3
+#define MAX_FALLBACK_HOPS  3
 #define MAX_TESTS_PER_RULE 16
 
 struct pkt {
@@ -85,7 +86,7 @@ struct pkt {
 	__u32 src[4], dst[4];
 	__u32 sport; /* or SPORT_UNKNOWN */
 	__u32 l4len; /* TCP/UDP header length: the payload starts here */
-	__u32 plen;  /* payload length */
+	__u32 plen; /* payload length */
 };
 
 static __always_inline void count(struct sks_counters *c, __u32 i)
@@ -94,122 +95,22 @@ static __always_inline void count(struct sks_counters *c, __u32 i)
 		c->c[i]++;
 }
 
-/* 1 when key <= a, without a branch: the sign of a - key in 64 bits (a
- * mispredicted branch per step costs more than this, and keys are
- * random) */
-static __always_inline __u32 le32(__u32 key, __u32 a)
-{
-	return 1 - (__u32)(((__u64)a - (__u64)key) >> 63);
-}
-
-/* The class of @a in an IPv4 bucket: the last boundary at or below it. */
-static __always_inline __u32 search4(const struct sks_bucket *b, __u32 a)
-{
-	__u32 cls = b->cls, lo, n, i;
-
-	if (b->count <= SKS_INLINE4) {
-		/* in the bucket's own cache line; padding never matches */
-#pragma unroll
-		for (i = 0; i < SKS_INLINE4; i++) {
-			__u32 le = le32(b->in[i].key, a);
-
-			cls += le * (b->in[i].cls - cls);
-		}
-		return cls;
-	}
-	/* branch-free binary search; invariant: the answer is the last of
-	 * n boundaries from lo with key <= a */
-	lo = b->first;
-	n = b->count;
-#pragma clang loop unroll(disable)
-	for (i = 0; i < SKS_SEARCH_STEPS; i++) {
-		struct sks_bound4 *e;
-		__u32 half, mid, le;
-
-		if (!n)
-			break;
-		half = n / 2;
-		mid = lo + half;
-		e = bpf_map_lookup_elem(&bounds4, &mid);
-		if (!e)
-			break;
-		le = le32(e->key, a);
-		cls += le * (e->cls - cls);
-		lo += le * (half + 1);
-		n = half - le * (half + 1 - (n - half));
-	}
-	return cls;
-}
-
-static __always_inline __u32 class4(__u32 tree, __u32 a)
-{
-	__u32 bits = cfg.tree_bits[tree], i, k, shift;
-	struct sks_bucket *b;
-
-	/* the bucket of the top bits: usually all there is to read */
-	k = cfg.tree_base[tree] + (bits ? a >> (32 - bits) : 0);
-	shift = 32 - bits;
-	b = bpf_map_lookup_elem(&buckets, &k);
-	for (i = 0; i < SKS_MAX_DEPTH4; i++) {
-		if (!b)
-			return 0;
-		if (!(b->flags & SKS_BUCKET_TABLE))
-			break;
-		/* a crowded block: its 256 sub-buckets */
-		shift -= 8;
-		k = b->first + ((a >> (shift & 31)) & 0xff);
-		b = bpf_map_lookup_elem(&buckets, &k);
-	}
-	return b ? search4(b, a) : 0;
-}
-
-static __always_inline __u32 search6(const struct sks_bucket *b, __u64 ahi,
-				     __u64 alo)
-{
-	__u32 cls = b->cls, lo = b->first, hi = b->first + b->count, i;
-
-#pragma clang loop unroll(disable)
-	for (i = 0; i < SKS_SEARCH_STEPS && lo < hi; i++) {
-		__u32 mid = lo + (hi - lo) / 2;
-		struct sks_bound6 *e = bpf_map_lookup_elem(&bounds6, &mid);
-
-		if (!e)
-			break;
-		if (e->hi < ahi || (e->hi == ahi && e->lo <= alo)) {
-			cls = e->cls;
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	return cls;
-}
-
-static __always_inline __u32 class6(__u32 tree, const __u32 *a)
-{
-	__u64 ahi = ((__u64)a[0] << 32) | a[1], alo = ((__u64)a[2] << 32) | a[3];
-	__u32 bits = cfg.tree_bits[tree], i, k, rest;
-	struct sks_bucket *b;
-
-	k = cfg.tree_base[tree] + (bits ? (__u32)(ahi >> (64 - bits)) : 0);
-	b = bpf_map_lookup_elem(&buckets, &k);
-	rest = 128 - bits;
-#pragma clang loop unroll(disable)
-	for (i = 0; i < SKS_MAX_DEPTH6; i++) {
-		__u64 w;
-
-		if (!b)
-			return 0;
-		if (!(b->flags & SKS_BUCKET_TABLE))
-			break;
-		/* the next 8 bits: address bits 128 - rest .. + 7 */
-		rest -= 8;
-		w = rest >= 64 ? ahi >> ((rest - 64) & 63) : alo >> (rest & 63);
-		k = b->first + (__u32)(w & 0xff);
-		b = bpf_map_lookup_elem(&buckets, &k);
-	}
-	return b ? search6(b, ahi, alo) : 0;
-}
+/* the tree lookup, shared with src/tables.c */
+#define SKS_FN static __always_inline
+#define SKS_TCTX_DECL
+#define SKS_TCTX
+#define SKS_ROOT_QUAL const volatile
+#define SKS_NO_UNROLL _Pragma("clang loop unroll(disable)")
+#define SKS_UNROLL    _Pragma("unroll")
+#define SKS_MAP_AT(map, type, k)                                \
+	({                                                      \
+		__u32 key_ = (k);                               \
+		(const type *)bpf_map_lookup_elem(&map, &key_); \
+	})
+#define SKS_BUCKET(k) SKS_MAP_AT(buckets, struct sks_bucket, k)
+#define SKS_BOUND4(k) SKS_MAP_AT(bounds4, struct sks_bound4, k)
+#define SKS_BOUND6(k) SKS_MAP_AT(bounds6, struct sks_bound6, k)
+#include "sksteer_tree.h"
 
 /* mask &= the rule bitmap of class @cls of table @which */
 static __always_inline void and_class(__u64 *mask, __u32 which, __u32 cls)
@@ -282,8 +183,9 @@ static __always_inline __u32 cmp_holds(__u32 v, __u32 value, __u32 table)
 
 /* Payload tests and the payload key of rule @r; the key goes to @key. */
 static __always_inline bool rule_tests_pass_(struct sk_reuseport_md *ctx,
-					    const struct pkt *p,
-					    const struct sks_rule *r, __u32 *key)
+					     const struct pkt *p,
+					     const struct sks_rule *r,
+					     __u32 *key)
 {
 	__u32 i, v;
 
@@ -325,80 +227,73 @@ __noinline __u64 sksteer_rule_tests(struct sk_reuseport_md *ctx, __u32 r,
 	return 1ull << 32 | key;
 }
 
-/* lowest set bit of a non-zero word (no ctz instruction in BPF) */
-static __always_inline __u32 lowest_bit(__u64 x)
-{
-	__u32 n = 0;
-
-	if (!(x & 0xffffffffull)) {
-		n += 32;
-		x >>= 32;
-	}
-	if (!(x & 0xffff)) {
-		n += 16;
-		x >>= 16;
-	}
-	if (!(x & 0xff)) {
-		n += 8;
-		x >>= 8;
-	}
-	if (!(x & 0xf)) {
-		n += 4;
-		x >>= 4;
-	}
-	if (!(x & 0x3)) {
-		n += 2;
-		x >>= 2;
-	}
-	if (!(x & 0x1))
-		n += 1;
-	return n;
-}
-
-struct cand_ctx {
-	struct sk_reuseport_md *ctx;
-	const struct pkt *p;
-	__u64 mask[SKS_WORDS];
-	int rule; /* decided rule, -1 none */
-	__u32 key;
+/* What sksteer_pick() reads and writes: on the caller's stack. */
+struct sks_pick {
+	__u64 mask[SKS_WORDS]; /* rules whose other conditions hold */
+	__u32 l4len, plen;
+	__u32 key; /* out: the deciding rule's payload key */
+	__u32 pad;
 };
 
-/* One step of "first rule, in order, whose remaining tests pass". */
-static __always_inline int next_candidate(struct cand_ctx *cc)
+/*
+ * The deciding rule when some rules have payload tests: the first rule of
+ * @pk->mask, in order, that has no tests or whose tests pass; -1 for none.
+ * Only the rules with tests before the first one without are tried.
+ *
+ * A global function, so that the verifier checks it once, with the masks
+ * unknown, however many rules there are. Nothing in it branches on a
+ * rule's number: the lowest bit is counted, not searched for (a search
+ * gives the verifier a path per rule, each with the number known, and
+ * those multiplied over the rules made configurations of 80 rules too
+ * complex to load). So the verifier's work grows with the words of the
+ * mask and the 64 bits of a word, not with the rules.
+ */
+__noinline int sksteer_pick(struct sk_reuseport_md *ctx, struct sks_pick *pk)
 {
-	__u32 w, r;
-	__u64 res;
+	__u32 w, j;
 
+	if (!ctx || !pk)
+		return -1;
+#pragma unroll
 	for (w = 0; w < SKS_WORDS; w++) {
+		__u64 x, tm, nt, t;
+
 		if (w >= cfg.nwords)
-			return 1;
-		if (cc->mask[w])
 			break;
+		x = pk->mask[w];
+		tm = cfg.test_mask[w];
+		/* rules without tests decide at once; those with tests
+		 * count only below the first of them (all of the word when
+		 * there is none: (0 & -0) - 1 is all ones) */
+		nt = x & ~tm;
+		t = x & tm & ((nt & (0 - nt)) - 1);
+#pragma clang loop unroll(disable)
+		for (j = 0; j < 64; j++) {
+			__u32 r;
+			__u64 res;
+
+			if (!t)
+				break;
+			r = w * 64 + sks_ctz64(t);
+			res = sksteer_rule_tests(ctx, r, pk->l4len, pk->plen);
+			if (res >> 32) {
+				pk->key = (__u32)res;
+				return (int)r;
+			}
+			t &= t - 1;
+		}
+		if (nt)
+			return (int)(w * 64 + sks_ctz64(nt));
 	}
-	if (w >= SKS_WORDS)
-		return 1;
-	r = w * 64 + lowest_bit(cc->mask[w]);
-	if (!(cfg.flags & SKS_F_TESTS) ||
-	    !(cfg.test_mask[w] & (1ull << (r & 63)))) {
-		cc->rule = (int)r;
-		return 1;
-	}
-	res = sksteer_rule_tests(cc->ctx, r, cc->p->l4len, cc->p->plen);
-	if (res >> 32) {
-		cc->rule = (int)r;
-		cc->key = (__u32)res;
-		return 1;
-	}
-	cc->mask[w] &= cc->mask[w] - 1;
-	return 0;
+	return -1;
 }
 
 /* Pick a socket of @pool_idx: open socket @key mod n, or the next open
  * ones if that one is gone. */
 static __always_inline int select_in_pool(struct sk_reuseport_md *ctx,
-					  struct sks_counters *c, __u32 pool_idx,
-					  const struct pkt *p, __u32 key,
-					  bool have_key)
+					  struct sks_counters *c,
+					  __u32 pool_idx, const struct pkt *p,
+					  __u32 key, bool have_key)
 {
 	struct sks_pool *pool;
 	struct sks_hot *h;
@@ -439,8 +334,8 @@ static __always_inline int select_in_pool(struct sk_reuseport_md *ctx,
 }
 
 static __always_inline int apply(struct sk_reuseport_md *ctx,
-			    struct sks_counters *c, const struct pkt *p,
-			    const struct sks_target *first, __u32 key)
+				 struct sks_counters *c, const struct pkt *p,
+				 const struct sks_target *first, __u32 key)
 {
 	struct sks_target t = *first;
 	__u32 hop;
@@ -571,8 +466,8 @@ static __always_inline int migrate(struct sk_reuseport_md *ctx,
 	count(c, SKS_CNT_MIGRATE);
 	/* a request stays in the pool of the listener it was steered to;
 	 * the closing listener is already out of the sockarray */
-	if (pool && !select_in_pool(ctx, c, *pool, NULL,
-				    bpf_get_prandom_u32(), true))
+	if (pool &&
+	    !select_in_pool(ctx, c, *pool, NULL, bpf_get_prandom_u32(), true))
 		return SK_PASS;
 	/* nowhere to go in the pool: let the kernel reset it */
 	count(c, SKS_CNT_DROP);
@@ -582,11 +477,12 @@ static __always_inline int migrate(struct sk_reuseport_md *ctx,
 SEC("sk_reuseport/migrate")
 int sksteer_select(struct sk_reuseport_md *ctx)
 {
-	struct cand_ctx cc = { .ctx = ctx, .rule = -1 };
+	__u64 mask[SKS_WORDS];
 	struct sks_counters *c;
 	struct sks_target t;
 	struct pkt p = {};
-	__u32 zero = 0, i;
+	__u32 zero = 0, i, key = 0;
+	int rule = -1;
 
 	c = bpf_map_lookup_elem(&counters, &zero);
 	if (ctx->migrating_sk)
@@ -595,45 +491,68 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 		count(c, SKS_CNT_BAD);
 		return SK_PASS;
 	}
-	cc.p = &p;
-
 	if (p.fam >= SKS_NFAMS)
 		return SK_PASS; /* cannot happen; keeps the verifier informed */
 #pragma unroll
 	for (i = 0; i < SKS_WORDS; i++)
-		cc.mask[i] = i < cfg.nwords ? cfg.base_mask[p.fam][i] : 0;
+		mask[i] = i < cfg.nwords ? cfg.base_mask[p.fam][i] : 0;
 	if (p.fam != SKS_FAM_OTHER) {
 		__u32 t4 = p.fam == SKS_FAM_4;
 
 		if (cfg.flags & SKS_F_FROM) {
-			__u32 tree = t4 ? SKS_TREE_SRC4 : SKS_TREE_SRC6;
-			__u32 cls = t4 ? class4(tree, p.src[0]) :
-					 class6(tree, p.src);
+			__u32 cls =
+				t4 ? sks_class4(&cfg.root[SKS_TREE_SRC4],
+						p.src[0]) :
+				     sks_class6(
+					     &cfg.root[SKS_TREE_SRC6],
+					     (__u64)p.src[0] << 32 | p.src[1],
+					     (__u64)p.src[2] << 32 | p.src[3]);
 
-			and_class(cc.mask, tree, cls);
+			and_class(mask, t4 ? SKS_TREE_SRC4 : SKS_TREE_SRC6,
+				  cls);
 		}
 		if (cfg.flags & SKS_F_TO) {
-			__u32 tree = t4 ? SKS_TREE_DST4 : SKS_TREE_DST6;
-			__u32 cls = t4 ? class4(tree, p.dst[0]) :
-					 class6(tree, p.dst);
+			__u32 cls =
+				t4 ? sks_class4(&cfg.root[SKS_TREE_DST4],
+						p.dst[0]) :
+				     sks_class6(
+					     &cfg.root[SKS_TREE_DST6],
+					     (__u64)p.dst[0] << 32 | p.dst[1],
+					     (__u64)p.dst[2] << 32 | p.dst[3]);
 
-			and_class(cc.mask, tree, cls);
+			and_class(mask, t4 ? SKS_TREE_DST4 : SKS_TREE_DST6,
+				  cls);
 		}
 	}
 	if (cfg.flags & SKS_F_SPORT) {
 		__u32 *cls = bpf_map_lookup_elem(&sport_cls, &p.sport);
 
-		and_class(cc.mask, SKS_NTREES, cls ? *cls : 0);
+		and_class(mask, SKS_NTREES, cls ? *cls : 0);
 	}
 
-	/* the first rule, in order, whose conditions all hold: at most one
-	 * step per rule with payload tests, plus the one that decides */
-	for (i = 0; i < SKS_MAX_RULES; i++) {
-		if (i >= cfg.max_cands || next_candidate(&cc))
-			break;
+	/* the first rule, in order, whose conditions all hold */
+	if (cfg.flags & SKS_F_TESTS) {
+		struct sks_pick pk = { .l4len = p.l4len, .plen = p.plen };
+
+#pragma unroll
+		for (i = 0; i < SKS_WORDS; i++)
+			pk.mask[i] = mask[i];
+		rule = sksteer_pick(ctx, &pk);
+		key = pk.key;
+	} else {
+		/* no tests: the lowest set bit decides */
+#pragma unroll
+		for (i = 0; i < SKS_WORDS; i++) {
+			if (i >= cfg.nwords)
+				break;
+			if (mask[i]) {
+				rule = (int)(i * 64 + sks_ctz64(mask[i]));
+				break;
+			}
+		}
 	}
 
-	if (cc.rule < 0) {
+	if (rule < 0) {
 		/* field by field: through a non-volatile pointer the compiler
 		 * would fold the .rodata initialiser instead of the value the
 		 * loader set */
@@ -643,13 +562,13 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 		t.key_off = cfg.deflt.key_off;
 		count(c, SKS_CNT_DEFAULT);
 	} else {
-		struct sks_hot *h = hot_at(cfg.off_rules + (__u32)cc.rule);
+		struct sks_hot *h = hot_at(cfg.off_rules + (__u32)rule);
 
 		if (!h)
 			return SK_PASS;
 		t = h->rule.target;
-		count(c, SKS_CNT_RULE((__u32)cc.rule));
+		count(c, SKS_CNT_RULE((__u32)rule));
 	}
 	/* one place that selects: the verifier walks it once */
-	return apply(ctx, c, &p, &t, cc.key);
+	return apply(ctx, c, &p, &t, key);
 }

@@ -9,14 +9,27 @@
  *
  * Address classification. For each direction (source, destination) and IP
  * version, the address space is cut into classes: addresses with the same
- * class are in exactly the same sets of the rules. A tree is an array of
- * 2^bits buckets indexed directly by the top bits of the address, each a
- * 64-byte cache line that holds the class of its block, or up to
- * SKS_INLINE4 IPv4 boundaries (the common case: one memory access per
- * lookup), or a sorted list elsewhere, or (crowded blocks) a 256-way table
- * of sub-buckets. The builder picks bits from the number of boundaries
- * (a few per bucket; 0 bits for small trees: one bucket) so that the tree
- * stays as small as it can be, and so as hot in the caches as it can be.
+ * class are in exactly the same sets of the rules. A tree finds the class
+ * of an address: a level-compressed, path-compressed trie (an LC-trie).
+ * Its root (in struct sks_cfg) and each table bucket name an aligned
+ * block [lo, hi] that holds every class change below them; an address
+ * outside it is decided there and then (the class below or above the
+ * block), one inside it goes on to the child picked by the next @bits
+ * address bits. So a dense cluster of prefixes (hosts in one /64) costs
+ * one table where its addresses start to differ, not a table per 8 bits
+ * on the way down to it. A table has a child for about every two class
+ * changes it holds (so most children hold theirs in their own cache
+ * line), but no more than twice as many children as hold any change, so
+ * memory grows with the number of class changes (at most about four
+ * buckets each), not with how they are clustered. A child is a 64-byte cache line that holds the
+ * class of its block, up to SKS_INLINE4 IPv4 or SKS_INLINE6 IPv6
+ * boundaries, a sorted list elsewhere (at most SKS_LIST_SPLIT long unless
+ * the tree is SKS_MAX_DEPTH tables deep), or another table.
+ *
+ * The lookup (bpf/sksteer_tree.h) is one piece of code for the program and
+ * for the library's evaluation of the tables (src/tables.c), so that the
+ * differential test, which runs the latter, checks the former's
+ * arithmetic too.
  */
 #ifndef __SKSTEER_MAPS_H
 #define __SKSTEER_MAPS_H
@@ -25,25 +38,24 @@
 #include <linux/types.h>
 #endif
 
-#define SKS_MAX_RULES 256
-#define SKS_WORDS 4 /* u64 words in a rule bitmap (SKS_MAX_RULES / 64) */
-#define SKS_MAX_POOLS 256
+#define SKS_MAX_RULES	256
+#define SKS_WORDS	4 /* u64 words in a rule bitmap (SKS_MAX_RULES / 64) */
+#define SKS_MAX_POOLS	256
 #define SKS_MAX_SOCKETS 4096
-#define SKS_MAX_TESTS 1024 /* payload tests, all rules together */
-/* list length above which the builder splits a bucket into a table */
+#define SKS_MAX_TESTS	1024 /* payload tests, all rules together */
+/* list length above which the builder makes a bucket a table */
 #define SKS_LIST_SPLIT 64
-/* most first-level bits of a tree (2^16 buckets: 4 MiB) */
-#define SKS_MAX_BITS 16
-/*
- * Binary search steps: a list is at most SKS_LIST_SPLIT long unless its
- * block is 256 addresses or fewer (the builder splits down to those),
- * which hold at most 255 boundaries: 9 steps always suffice.
- */
-#define SKS_SEARCH_STEPS 9
-/* table levels below the first: each takes 8 more bits, and the builder
- * stops at blocks of 256 addresses */
-#define SKS_MAX_DEPTH4 3
-#define SKS_MAX_DEPTH6 15
+/* most index bits of a tree's root (2^16 buckets: 4 MiB) and of a table
+ * bucket below it (256 children: 16 KiB) */
+#define SKS_MAX_BITS	   16
+#define SKS_MAX_TABLE_BITS 8
+/* table buckets on the way from the root to a list; a list deeper down
+ * stays longer than SKS_LIST_SPLIT (only contrived sets, such as hosts at
+ * every power of two, get there) */
+#define SKS_MAX_DEPTH 8
+/* binary search steps: lists of up to 2^16 - 1 boundaries (a bucket's
+ * count is 16 bits; the builder refuses a longer list) */
+#define SKS_SEARCH_STEPS 16
 /* IPv6 extension headers walked to find the transport header, the same
  * limit as the classic BPF compiler */
 #define SKS_IPV6_MAX_EXT 4
@@ -69,16 +81,24 @@ struct sks_bound6 {
 	__u32 pad;
 };
 
-/* IPv4 boundaries a bucket holds in its own cache line */
+/* boundaries a bucket holds in its own cache line */
 #define SKS_INLINE4 6
+#define SKS_INLINE6 2
 
 /*
- * A bucket covers an aligned block of addresses. SKS_BUCKET_TABLE: the
- * block is split in 256 sub-buckets at buckets[@first]. Else @count
- * boundaries, sorted; addresses below the first (all of them when @count
- * is 0) are class @cls. IPv4 lists of up to SKS_INLINE4 are in @in
- * (padded with key 0xffffffff and the last class, so a scan needs no
- * count), longer ones and IPv6 ones at bounds4/bounds6[@first].
+ * A bucket covers an aligned block of addresses.
+ *
+ * A list (no SKS_BUCKET_TABLE): @count boundaries, sorted; addresses below
+ * the first (all of them when @count is 0) are class @cls. Up to
+ * SKS_INLINE4 IPv4 or SKS_INLINE6 IPv6 ones are in @in4 / @in6 (padded
+ * with the highest key and the last class, so a scan needs no count),
+ * longer lists at bounds4/bounds6[@first].
+ *
+ * A table (SKS_BUCKET_TABLE): every class change of the block is in
+ * [lo, hi], an aligned block of its own; addresses below it are class
+ * @cls, above it @t4.cls_hi / @t6.cls_hi, and an address in it goes on
+ * to buckets[@first + ((address >> @shift) & (2^@bits - 1))] (the
+ * address as a number, bit 0 the last).
  */
 #define SKS_BUCKET_TABLE 0x1
 
@@ -86,10 +106,36 @@ struct sks_bucket {
 	__u32 first;
 	__u16 count;
 	__u8 flags;
-	__u8 pad;
+	__u8 shift;
 	__u32 cls;
-	__u32 pad2;
-	struct sks_bound4 in[SKS_INLINE4];
+	__u8 bits;
+	__u8 pad[3];
+	union {
+		struct sks_bound4 in4[SKS_INLINE4];
+		struct sks_bound6 in6[SKS_INLINE6];
+		struct {
+			__u32 lo, hi, cls_hi, pad;
+		} t4;
+		struct {
+			__u64 lo_hi, lo_lo, hi_hi, hi_lo;
+			__u32 cls_hi, pad;
+		} t6;
+	};
+};
+
+/*
+ * The root of a tree, like a table bucket: class changes in [lo, hi]
+ * (IPv4: in the low words), the class below and above it, and the
+ * 2^@bits buckets from buckets[@base] indexed by the address bits from
+ * @shift. Kept in .rodata: the verifier drops the range checks of a root
+ * that covers the whole space.
+ */
+struct sks_root {
+	__u64 lo_hi, lo_lo, hi_hi, hi_lo;
+	__u32 base;
+	__u32 cls_lo, cls_hi;
+	__u8 shift, bits;
+	__u16 pad;
 };
 
 /*
@@ -181,17 +227,17 @@ struct sks_hot {
  * the sum of those (and of the unreadable ones), not a counter of its
  * own. The rare outcomes follow the largest rule and pool sets.
  */
-#define SKS_CNT_DEFAULT 0 /* matched no rule */
-#define SKS_CNT_RULE(r) (1 + (r))
+#define SKS_CNT_DEFAULT		0 /* matched no rule */
+#define SKS_CNT_RULE(r)		(1 + (r))
 #define SKS_CNT_POOL(nrules, p) (1 + (nrules) + (p))
-#define SKS_CNT_RARE (1 + SKS_MAX_RULES + SKS_MAX_POOLS)
+#define SKS_CNT_RARE		(1 + SKS_MAX_RULES + SKS_MAX_POOLS)
 enum {
 	SKS_CNT_HASH = SKS_CNT_RARE, /* left to the kernel's hash */
-	SKS_CNT_DROP,	  /* refused by a drop target or fallback */
+	SKS_CNT_DROP, /* refused by a drop target or fallback */
 	SKS_CNT_FALLBACK, /* a pool had no open socket: its fallback decided */
-	SKS_CNT_RETRY,	  /* the picked socket was gone: next open one used */
-	SKS_CNT_MIGRATE,  /* TCP requests moved off a closing listener */
-	SKS_CNT_BAD,	  /* headers could not be read */
+	SKS_CNT_RETRY, /* the picked socket was gone: next open one used */
+	SKS_CNT_MIGRATE, /* TCP requests moved off a closing listener */
+	SKS_CNT_BAD, /* headers could not be read */
 	SKS_NCOUNTERS,
 };
 
@@ -201,11 +247,11 @@ struct sks_counters {
 
 /* Configuration constants, set in .rodata before the program is loaded
  * (so that the verifier prunes what the configuration does not use). */
-#define SKS_F_FROM 0x01	 /* some rule has a 'from' condition */
-#define SKS_F_TO 0x02	 /* some rule has a 'to' condition */
+#define SKS_F_FROM  0x01 /* some rule has a 'from' condition */
+#define SKS_F_TO    0x02 /* some rule has a 'to' condition */
 #define SKS_F_SPORT 0x04 /* some rule has a 'sport' condition */
 #define SKS_F_TESTS 0x08 /* some rule has payload tests or a payload key */
-#define SKS_F_HASH 0x10	 /* some pool may spread by flow hash */
+#define SKS_F_HASH  0x10 /* some pool may spread by flow hash */
 
 /* base masks: rules that can match a packet of a version at all */
 enum {
@@ -230,13 +276,12 @@ struct sks_cfg {
 	__u32 off_rules; /* in sks_hot elements */
 	__u32 off_pools;
 	__u32 off_slots;
-	__u32 tree_base[SKS_NTREES]; /* first bucket of each tree */
-	__u8 tree_bits[SKS_NTREES];
 	__u32 cls_base[SKS_NTREES + 1]; /* in words; last: source port */
 	__u32 off_tests;
 	struct sks_target deflt;
 	__u64 base_mask[SKS_NFAMS][SKS_WORDS];
 	__u64 test_mask[SKS_WORDS];
+	struct sks_root root[SKS_NTREES];
 };
 
 #endif /* __SKSTEER_MAPS_H */

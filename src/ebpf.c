@@ -30,13 +30,17 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list args)
 {
 	char *buf = NULL;
+	bool warn = level == LIBBPF_WARN;
 
-	/* libbpf's own chatter is debug output; its warnings (verifier
-	 * logs on failure) matter */
+	/* libbpf's own chatter is debug output; its warnings matter, except
+	 * its report of a program the kernel refused: load() says why in
+	 * words of its own, and the verifier's statistics are for -v */
 	if (vasprintf(&buf, fmt, args) < 0)
 		return 0;
-	sk_print(level == LIBBPF_WARN ? SKSTEER_WARN : SKSTEER_DEBUG, "%s",
-		 buf);
+	if (strstr(buf, "PROG LOAD LOG") || strstr(buf, "load failed") ||
+	    strstr(buf, "failed to load"))
+		warn = false;
+	sk_print(warn ? SKSTEER_WARN : SKSTEER_DEBUG, "%s", buf);
 	free(buf);
 	return 0;
 }
@@ -55,7 +59,8 @@ int sk_ebpf_probe(char *why, size_t why_sz)
 {
 	/* r0 = SK_PASS; exit */
 	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+		  .dst_reg = BPF_REG_0,
 		  .imm = SK_PASS },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
@@ -100,8 +105,8 @@ static int fill_array(const struct bpf_map *map, const void *src, size_t n,
 		memcpy(mem, src, n * vsize);
 	} else {
 		for (i = 0; i < n; i++)
-			memcpy((char *)mem + i * elem, (const char *)src + i * vsize,
-			       vsize);
+			memcpy((char *)mem + i * elem,
+			       (const char *)src + i * vsize, vsize);
 	}
 	munmap(mem, len);
 	return 0;
@@ -112,16 +117,69 @@ static int set_size(struct bpf_map *map, size_t n)
 	return bpf_map__set_max_entries(map, n ? (uint32_t)n : 1);
 }
 
-struct sk_ebpf *sk_ebpf_load(const struct sksteer_service *svc,
-			     const struct sk_layout *layout,
-			     const struct sk_ebpf_shared *shared)
+/* The verifier's log: its statistics only (BPF_LOG_STATS), so that a
+ * refusal costs one verification, not a second one for a full log. */
+#define VERIFIER_LOG_STATS 4
+#define VERIFIER_LOG_SIZE  4096
+
+/*
+ * Say why the kernel refused the program for @svc (-@err); @log is the
+ * verifier's, on one line: its complaint if any, then its statistics.
+ * Returns the error to report: -E2BIG for a program too complex to
+ * verify, whichever limit of the verifier it hit.
+ */
+static int load_failed(const struct sksteer_service *svc, int err,
+		       const char *log)
 {
+	const char *p = strstr(log, "processed ");
+	const char *stats = strstr(log, "verification time");
+	int said = stats ? (int)(stats - log) : (int)strlen(log);
+	unsigned long insns = 0;
+
+	if (p)
+		insns = strtoul(p + strlen("processed "), NULL, 10);
+	while (said && log[said - 1] == ' ')
+		said--;
+	if (err == -E2BIG || strstr(log, "too complex") ||
+	    strstr(log, "too large")) {
+		sk_warn("service '%s': too complex for the eBPF verifier: the "
+			"kernel's verifier refused the steering program after "
+			"checking %lu instructions (it checks at most "
+			"1000000)%s%.*s; fewer rules with payload tests would "
+			"fit\n",
+			svc->name, insns, said ? ": " : "", said, log);
+		return -E2BIG;
+	}
+	if ((err == -EPERM || err == -EACCES) && !p) {
+		/* the verifier never ran */
+		sk_warn("service '%s': loading the eBPF program is not "
+			"permitted (%s): needs CAP_BPF\n",
+			svc->name, strerror(-err));
+		return err;
+	}
+	sk_warn("service '%s': the kernel's verifier refused the eBPF "
+		"steering program: %s%s%s\n",
+		svc->name, strerror(-err), *log ? "; verifier: " : "", log);
+	return err;
+}
+
+/*
+ * Build the tables for @svc, open the skeleton and size its maps for them,
+ * and load it (the kernel verifies the program). With @fill, write the
+ * tables into the maps.
+ */
+static struct sk_ebpf *load(const struct sksteer_service *svc,
+			    const struct sk_layout *layout,
+			    const struct sk_ebpf_shared *shared, bool fill)
+{
+	char log[VERIFIER_LOG_SIZE] = "";
 	struct sk_ebpf *e;
 	struct sksteer_bpf *skel;
 	struct sks_hot *hot = NULL;
 	struct sk_tables *t;
 	struct sks_cfg c;
 	size_t nhot = 0;
+	char *nl;
 	int err;
 
 	setup_libbpf();
@@ -138,8 +196,8 @@ struct sk_ebpf *sk_ebpf_load(const struct sksteer_service *svc,
 	skel = sksteer_bpf__open();
 	if (!skel) {
 		err = -errno;
-		sk_warn("service '%s': opening the eBPF object: %s\n", svc->name,
-			strerror(errno));
+		sk_warn("service '%s': opening the eBPF object: %s\n",
+			svc->name, strerror(errno));
 		goto err_tables;
 	}
 	e->skel = skel;
@@ -166,27 +224,46 @@ struct sk_ebpf *sk_ebpf_load(const struct sksteer_service *svc,
 			goto err_skel;
 	}
 	if (shared && shared->counters_fd >= 0) {
-		err = bpf_map__reuse_fd(skel->maps.counters, shared->counters_fd);
+		err = bpf_map__reuse_fd(skel->maps.counters,
+					shared->counters_fd);
 		if (err)
 			goto err_skel;
 	}
+	/* only the main program has a log of its own: the global functions
+	 * are verified as part of it */
+	if ((err = bpf_program__set_log_level(skel->progs.sksteer_select,
+					      VERIFIER_LOG_STATS)) ||
+	    (err = bpf_program__set_log_buf(skel->progs.sksteer_select, log,
+					    sizeof(log))))
+		goto err_skel;
 	err = sksteer_bpf__load(skel);
+	/* the buffer is this frame's: libbpf must not keep it */
+	bpf_program__set_log_buf(skel->progs.sksteer_select, NULL, 0);
+	/* one line: "verification time ... processed N insns ..." */
+	log[sizeof(log) - 1] = '\0';
+	for (nl = log; (nl = strchr(nl, '\n'));)
+		*nl = nl[1] ? ' ' : '\0';
 	if (err) {
-		sk_warn("service '%s': loading the eBPF program: %s\n", svc->name,
-			strerror(-err));
+		if (log[0] || err == -E2BIG || err == -EACCES || err == -EPERM)
+			err = load_failed(svc, err, log);
+		else
+			sk_warn("service '%s': loading the eBPF program: %s\n",
+				svc->name, strerror(-err));
 		goto err_skel;
 	}
-	if ((err = fill_array(skel->maps.buckets, t->buckets, t->nbuckets,
-			      sizeof(*t->buckets))) ||
-	    (err = fill_array(skel->maps.bounds4, t->bounds4, t->nbounds4,
-			      sizeof(*t->bounds4))) ||
-	    (err = fill_array(skel->maps.bounds6, t->bounds6, t->nbounds6,
-			      sizeof(*t->bounds6))) ||
-	    (err = fill_array(skel->maps.sport_cls, t->sport_cls,
-			      t->nsport_cls, sizeof(*t->sport_cls))) ||
-	    (err = fill_array(skel->maps.hot, hot, nhot, sizeof(*hot)))) {
-		sk_warn("service '%s': writing the eBPF tables: %s\n", svc->name,
-			strerror(-err));
+	sk_debug("service '%s': eBPF program verified: %s\n", svc->name, log);
+	if (fill &&
+	    ((err = fill_array(skel->maps.buckets, t->buckets, t->nbuckets,
+			       sizeof(*t->buckets))) ||
+	     (err = fill_array(skel->maps.bounds4, t->bounds4, t->nbounds4,
+			       sizeof(*t->bounds4))) ||
+	     (err = fill_array(skel->maps.bounds6, t->bounds6, t->nbounds6,
+			       sizeof(*t->bounds6))) ||
+	     (err = fill_array(skel->maps.sport_cls, t->sport_cls,
+			       t->nsport_cls, sizeof(*t->sport_cls))) ||
+	     (err = fill_array(skel->maps.hot, hot, nhot, sizeof(*hot))))) {
+		sk_warn("service '%s': writing the eBPF tables: %s\n",
+			svc->name, strerror(-err));
 		goto err_skel;
 	}
 	free(hot);
@@ -201,6 +278,36 @@ err_free:
 	free(e);
 	errno = -err;
 	return NULL;
+}
+
+struct sk_ebpf *sk_ebpf_load(const struct sksteer_service *svc,
+			     const struct sk_layout *layout,
+			     const struct sk_ebpf_shared *shared)
+{
+	return load(svc, layout, shared, true);
+}
+
+int sk_ebpf_verify(const struct sksteer_service *svc,
+		   const struct sk_layout *layout)
+{
+	struct sk_layout declared;
+	struct sk_ebpf *e;
+	int err;
+
+	if (!layout) {
+		err = sk_layout_declared(svc, &declared);
+		if (err) {
+			sk_warn("service '%s': %s\n", svc->name,
+				strerror(-err));
+			return err;
+		}
+	}
+	e = load(svc, layout ? layout : &declared, NULL, false);
+	err = e ? 0 : -errno;
+	sk_ebpf_free(e);
+	if (!layout)
+		sk_layout_free(&declared);
+	return err;
 }
 
 int sk_ebpf_prog_fd(const struct sk_ebpf *e)

@@ -15,11 +15,11 @@
 
 #include "tables.h"
 
-#define SPORT_UNKNOWN 65536u
-#define HASH_MUL1 0x9e3779b1u
-#define HASH_MUL2 0x85ebca6bu
-#define MAX_PROBES 4
-#define MAX_FALLBACK_HOPS 3
+#define SPORT_UNKNOWN	   65536u
+#define HASH_MUL1	   0x9e3779b1u
+#define HASH_MUL2	   0x85ebca6bu
+#define MAX_PROBES	   4
+#define MAX_FALLBACK_HOPS  3
 #define MAX_TESTS_PER_RULE 16
 
 /* ---- growable arrays ---- */
@@ -143,8 +143,9 @@ enum dir { DIR_FROM, DIR_TO, DIR_SPORT };
 
 static bool rule_has(const struct sk_rule *r, enum dir d)
 {
-	return d == DIR_FROM ? r->has_from : d == DIR_TO ? r->has_to :
-							    r->has_sport;
+	return d == DIR_FROM ? r->has_from :
+	       d == DIR_TO   ? r->has_to :
+			       r->has_sport;
 }
 
 /*
@@ -164,7 +165,8 @@ static int sweep(const struct sksteer_service *svc, enum dir d, int fam,
 
 	for (r = 0; r < svc->nrules; r++) {
 		const struct sk_rule *rule = &svc->rules[r];
-		const struct sk_addrset *s = d == DIR_TO ? &rule->to : &rule->from;
+		const struct sk_addrset *s =
+			d == DIR_TO ? &rule->to : &rule->from;
 
 		if (!rule_has(rule, d)) {
 			cur.w[r / 64] |= 1ull << (r % 64);
@@ -173,13 +175,15 @@ static int sweep(const struct sksteer_service *svc, enum dir d, int fam,
 		if (d == DIR_SPORT) {
 			if (grow((void **)&ev, &cap, nev + 2, sizeof(*ev)))
 				goto out;
-			ev[nev++] = (struct event){ rule->sport_lo, (uint32_t)r };
+			ev[nev++] =
+				(struct event){ rule->sport_lo, (uint32_t)r };
 			ev[nev++] = (struct event){ (sk_u128)rule->sport_hi + 1,
 						    (uint32_t)r };
 			continue;
 		}
 		if (fam == 4) {
-			if (grow((void **)&ev, &cap, nev + 2 * s->n4, sizeof(*ev)))
+			if (grow((void **)&ev, &cap, nev + 2 * s->n4,
+				 sizeof(*ev)))
 				goto out;
 			for (i = 0; i < s->n4; i++) {
 				ev[nev++] = (struct event){ s->v4[i].lo,
@@ -191,15 +195,16 @@ static int sweep(const struct sksteer_service *svc, enum dir d, int fam,
 					};
 			}
 		} else {
-			if (grow((void **)&ev, &cap, nev + 2 * s->n6, sizeof(*ev)))
+			if (grow((void **)&ev, &cap, nev + 2 * s->n6,
+				 sizeof(*ev)))
 				goto out;
 			for (i = 0; i < s->n6; i++) {
 				ev[nev++] = (struct event){ s->v6[i].lo,
 							    (uint32_t)r };
 				if (s->v6[i].hi != ~(sk_u128)0)
-					ev[nev++] = (struct event){
-						s->v6[i].hi + 1, (uint32_t)r
-					};
+					ev[nev++] =
+						(struct event){ s->v6[i].hi + 1,
+								(uint32_t)r };
 			}
 		}
 	}
@@ -234,20 +239,34 @@ out:
 	return err;
 }
 
-/* ---- buckets ---- */
+/* ---- trees ---- */
 
 struct builder {
 	struct sk_tables *t;
 	size_t cap_buckets, cap_b4, cap_b6;
 	int fam;
+	int abits; /* address bits: 32 or 128 */
+	bool long_list; /* -E2BIG: a list longer than LIST_MAX */
 };
+
+/* the longest list a bucket can have (its count is 16 bits, and the
+ * program's binary search takes SKS_SEARCH_STEPS steps) */
+#define LIST_MAX 65535u
+
+size_t sk_tables_budget = SK_TABLES_MAX_BYTES;
+
+/* What a tree may take while it is built: past this, the budget check at
+ * the end would refuse it anyway, and building on would only cost time
+ * and memory. */
+#define BUILD_MAX_BYTES (2 * sk_tables_budget)
 
 static int reserve_buckets(struct builder *bd, size_t n, size_t *at)
 {
 	struct sk_tables *t = bd->t;
 
-	if (t->nbuckets + n > UINT32_MAX ||
-	    grow((void **)&t->buckets, &bd->cap_buckets, t->nbuckets + n,
+	if ((t->nbuckets + n) * sizeof(*t->buckets) > BUILD_MAX_BYTES)
+		return -E2BIG;
+	if (grow((void **)&t->buckets, &bd->cap_buckets, t->nbuckets + n,
 		 sizeof(*t->buckets)))
 		return -ENOMEM;
 	memset(&t->buckets[t->nbuckets], 0, n * sizeof(*t->buckets));
@@ -256,51 +275,145 @@ static int reserve_buckets(struct builder *bd, size_t n, size_t *at)
 	return 0;
 }
 
+static sk_u128 low_mask(int bits)
+{
+	return bits >= 128 ? ~(sk_u128)0 : ((sk_u128)1 << bits) - 1;
+}
+
+/* bits needed for @x: 0 for 0 */
+static int bit_len(sk_u128 x)
+{
+	uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+
+	if (hi)
+		return 128 - __builtin_clzll(hi);
+	return lo ? 64 - __builtin_clzll(lo) : 0;
+}
+
+/* distinct values of key >> @shift among the sorted keys of v[0..n) */
+static size_t distinct(const struct bnd *v, size_t n, int shift)
+{
+	size_t d = 1, i;
+
+	for (i = 1; i < n; i++)
+		d += (v[i].key >> shift) != (v[i - 1].key >> shift);
+	return d;
+}
+
+/* How a table (or a root) indexes the class changes v[0..n), n >= 2. */
+struct plan {
+	sk_u128 lo, hi;
+	int shift, bits;
+};
+
 /*
- * Fill bucket @at for the block [@start, @start + 2^@bits) whose class at
- * its start is @cls0 and whose class changes strictly inside it are
+ * Path compression: every change is in the smallest aligned block holding
+ * the first and the last one, so the levels above that block are skipped
+ * (an address outside it is decided by a compare). Level compression: as
+ * many index bits as give about two changes a child, up to @max_bits, and
+ * fewer while less than half the children would hold any change. So a
+ * table has at most twice as many children as non-empty ones, and every
+ * table has at least two non-empty children: the buckets are at most
+ * about four times the changes, however the changes cluster.
+ */
+static void plan_table(const struct bnd *v, size_t n, int max_bits,
+		       struct plan *pl)
+{
+	int span = bit_len(v[0].key ^ v[n - 1].key), b = 1;
+
+	/* span >= 1: n >= 2 changes at different keys */
+	while (b < max_bits && b < span && ((size_t)2 << b) < n)
+		b++;
+	while (b > 1 && distinct(v, n, span - b) * 2 < ((size_t)1 << b))
+		b--;
+	pl->lo = v[0].key & ~low_mask(span);
+	pl->hi = pl->lo | low_mask(span);
+	pl->shift = span - b;
+	pl->bits = b;
+}
+
+static int fill_bucket(struct builder *bd, size_t at, const struct bnd *v,
+		       size_t n, uint32_t cls0, int depth);
+
+/*
+ * Fill the 2^@pl->bits buckets from @base, the children of a table whose
+ * class below its block is @cls and whose changes are v[0..n).
+ */
+static int fill_children(struct builder *bd, size_t base, const struct plan *pl,
+			 const struct bnd *v, size_t n, uint32_t cls, int depth)
+{
+	size_t i = 0, k, nk = (size_t)1 << pl->bits;
+	int err;
+
+	for (k = 0; k < nk; k++) {
+		sk_u128 sub = pl->lo + ((sk_u128)k << pl->shift);
+		sk_u128 end = sub + low_mask(pl->shift);
+		size_t j;
+
+		/* a change exactly at the child's start sets its class */
+		while (i < n && v[i].key <= sub) {
+			cls = v[i].cls;
+			i++;
+		}
+		j = i;
+		while (j < n && v[j].key <= end)
+			j++;
+		err = fill_bucket(bd, base + k, v + i, j - i, cls, depth);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Fill bucket @at (@depth tables below the root) for a block whose class
+ * at its start is @cls0 and whose class changes strictly inside it are
  * v[0..n).
  */
 static int fill_bucket(struct builder *bd, size_t at, const struct bnd *v,
-		       size_t n, uint32_t cls0, sk_u128 start, int bits)
+		       size_t n, uint32_t cls0, int depth)
 {
 	struct sk_tables *t = bd->t;
-	size_t i = 0, base, k;
+	struct sks_bucket *bk;
+	size_t i, base;
 	int err;
 
-	if (n > SKS_LIST_SPLIT && bits > 8) {
-		/* crowded: 256 sub-buckets of bits - 8 */
-		err = reserve_buckets(bd, 256, &base);
+	if (n > SKS_LIST_SPLIT && depth < SKS_MAX_DEPTH) {
+		struct plan pl;
+
+		plan_table(v, n, SKS_MAX_TABLE_BITS, &pl);
+		err = reserve_buckets(bd, (size_t)1 << pl.bits, &base);
 		if (err)
 			return err;
-		t->buckets[at].flags = SKS_BUCKET_TABLE;
-		t->buckets[at].first = (uint32_t)base;
-		t->buckets[at].cls = cls0;
-		for (k = 0; k < 256; k++) {
-			sk_u128 sub = start + ((sk_u128)k << (bits - 8));
-			sk_u128 end = sub + ((sk_u128)1 << (bits - 8)) - 1;
-			size_t j;
-
-			/* a change exactly at the sub-block's start sets its
-			 * class */
-			while (i < n && v[i].key <= sub) {
-				cls0 = v[i].cls;
-				i++;
-			}
-			j = i;
-			while (j < n && v[j].key <= end)
-				j++;
-			err = fill_bucket(bd, base + k, v + i, j - i, cls0, sub,
-					  bits - 8);
-			if (err)
-				return err;
+		bk = &t->buckets[at];
+		bk->flags = SKS_BUCKET_TABLE;
+		bk->first = (uint32_t)base;
+		bk->shift = (uint8_t)pl.shift;
+		bk->bits = (uint8_t)pl.bits;
+		bk->cls = cls0;
+		if (bd->fam == 4) {
+			bk->t4.lo = (uint32_t)pl.lo;
+			bk->t4.hi = (uint32_t)pl.hi;
+			bk->t4.cls_hi = v[n - 1].cls;
+		} else {
+			bk->t6.lo_hi = (uint64_t)(pl.lo >> 64);
+			bk->t6.lo_lo = (uint64_t)pl.lo;
+			bk->t6.hi_hi = (uint64_t)(pl.hi >> 64);
+			bk->t6.hi_lo = (uint64_t)pl.hi;
+			bk->t6.cls_hi = v[n - 1].cls;
 		}
-		return 0;
+		t->ntables++;
+		if ((uint32_t)depth + 1 > t->max_depth)
+			t->max_depth = (uint32_t)depth + 1;
+		return fill_children(bd, base, &pl, v, n, cls0, depth + 1);
 	}
-	if (n > UINT16_MAX)
+	if (n > LIST_MAX) {
+		bd->long_list = true;
 		return -E2BIG;
-	t->buckets[at].cls = cls0;
-	t->buckets[at].count = (uint16_t)n;
+	}
+	bk = &t->buckets[at];
+	bk->cls = cls0;
+	bk->count = (uint16_t)n;
 	if (bd->fam == 4 && n <= SKS_INLINE4) {
 		uint32_t last = cls0;
 
@@ -308,81 +421,89 @@ static int fill_bucket(struct builder *bd, size_t at, const struct bnd *v,
 			if (i < n)
 				last = v[i].cls;
 			/* padding never matches: the scan keeps the class */
-			t->buckets[at].in[i] =
+			bk->in4[i] =
 				i < n ? (struct sks_bound4){ (uint32_t)v[i].key,
 							     v[i].cls } :
 					(struct sks_bound4){ UINT32_MAX, last };
 		}
+	} else if (bd->fam == 6 && n <= SKS_INLINE6) {
+		uint32_t last = cls0;
+
+		for (i = 0; i < SKS_INLINE6; i++) {
+			if (i < n)
+				last = v[i].cls;
+			/* padding: the highest address, which is of the last
+			 * class anyway */
+			bk->in6[i] =
+				i < n ?
+					(struct sks_bound6){
+						(uint64_t)(v[i].key >> 64),
+						(uint64_t)v[i].key, v[i].cls, 0
+					} :
+					(struct sks_bound6){ UINT64_MAX,
+							     UINT64_MAX, last,
+							     0 };
+		}
 	} else if (bd->fam == 4) {
-		t->buckets[at].first = (uint32_t)t->nbounds4;
+		if ((t->nbounds4 + n) * sizeof(*t->bounds4) > BUILD_MAX_BYTES)
+			return -E2BIG;
+		bk->first = (uint32_t)t->nbounds4;
 		if (grow((void **)&t->bounds4, &bd->cap_b4, t->nbounds4 + n,
 			 sizeof(*t->bounds4)))
 			return -ENOMEM;
 		for (i = 0; i < n; i++)
-			t->bounds4[t->nbounds4++] = (struct sks_bound4){
-				(uint32_t)v[i].key, v[i].cls
-			};
+			t->bounds4[t->nbounds4++] =
+				(struct sks_bound4){ (uint32_t)v[i].key,
+						     v[i].cls };
 	} else {
-		t->buckets[at].first = (uint32_t)t->nbounds6;
+		if ((t->nbounds6 + n) * sizeof(*t->bounds6) > BUILD_MAX_BYTES)
+			return -E2BIG;
+		bk->first = (uint32_t)t->nbounds6;
 		if (grow((void **)&t->bounds6, &bd->cap_b6, t->nbounds6 + n,
 			 sizeof(*t->bounds6)))
 			return -ENOMEM;
 		for (i = 0; i < n; i++)
-			t->bounds6[t->nbounds6++] = (struct sks_bound6){
-				(uint64_t)(v[i].key >> 64), (uint64_t)v[i].key,
-				v[i].cls, 0
-			};
+			t->bounds6[t->nbounds6++] =
+				(struct sks_bound6){ (uint64_t)(v[i].key >> 64),
+						     (uint64_t)v[i].key,
+						     v[i].cls, 0 };
 	}
 	return 0;
 }
 
 /*
- * First-level bits for @n class changes: about two per bucket, so that
- * most buckets hold their boundaries inline, and no more buckets than
- * that (the tree's size is what decides whether it stays in the caches).
+ * A tree for the class changes v[0..n) (v[0].key == 0: the class of the
+ * lowest address). The root's index bits: about two changes a bucket, so
+ * that most buckets hold their boundaries inline, and no more buckets
+ * than that (the tree's size is what decides whether it stays in the
+ * caches); a small tree is one bucket.
  */
-static int tree_bits(size_t n)
-{
-	int bits = 0;
-
-	while (bits < SKS_MAX_BITS && ((size_t)2 << bits) < n)
-		bits++;
-	return n <= SKS_INLINE4 ? 0 : bits;
-}
-
 static int build_tree(struct builder *bd, int tree, const struct bnd *v,
 		      size_t n)
 {
 	struct sk_tables *t = bd->t;
-	int abits = bd->fam == 4 ? 32 : 128;
-	int bits = tree_bits(n - 1), err;
-	size_t base, i = 1, k, nb = (size_t)1 << bits;
-	uint32_t cls = v[0].cls; /* v[0].key == 0 */
+	struct sks_root *rt = &t->root[tree];
+	struct plan pl = { 0, low_mask(bd->abits), 0, 0 };
+	size_t base;
+	int err;
 
-	err = reserve_buckets(bd, nb, &base);
+	if (n - 1 > SKS_INLINE4)
+		plan_table(v + 1, n - 1, SKS_MAX_BITS, &pl);
+	err = reserve_buckets(bd, (size_t)1 << pl.bits, &base);
 	if (err)
 		return err;
-	t->tree_base[tree] = (uint32_t)base;
-	t->tree_bits[tree] = (uint32_t)bits;
-	for (k = 0; k < nb; k++) {
-		int rest = abits - bits;
-		sk_u128 start = bits ? (sk_u128)k << rest : 0;
-		sk_u128 end = rest == 128 ? ~(sk_u128)0 :
-					    start + ((sk_u128)1 << rest) - 1;
-		size_t j;
-
-		while (i < n && v[i].key <= start) {
-			cls = v[i].cls;
-			i++;
-		}
-		j = i;
-		while (j < n && v[j].key <= end)
-			j++;
-		err = fill_bucket(bd, base + k, v + i, j - i, cls, start, rest);
-		if (err)
-			return err;
-	}
-	return 0;
+	rt->base = (uint32_t)base;
+	rt->shift = (uint8_t)pl.shift;
+	rt->bits = (uint8_t)pl.bits;
+	rt->lo_hi = (uint64_t)(pl.lo >> 64);
+	rt->lo_lo = (uint64_t)pl.lo;
+	rt->hi_hi = (uint64_t)(pl.hi >> 64);
+	rt->hi_lo = (uint64_t)pl.hi;
+	rt->cls_lo = v[0].cls;
+	rt->cls_hi = v[n - 1].cls;
+	if (!pl.bits)
+		return fill_bucket(bd, base, v + 1, n - 1, v[0].cls, 0);
+	return fill_children(bd, base, &pl, v + 1, n - 1, v[0].cls, 0);
 }
 
 static int add_classbits(struct sk_tables *t, size_t *cap, int which,
@@ -392,8 +513,8 @@ static int add_classbits(struct sk_tables *t, size_t *cap, int which,
 
 	t->cls_base[which] = (uint32_t)t->nclassbits;
 	t->nclasses[which] = (uint32_t)c->n;
-	if (grow((void **)&t->classbits, cap,
-		 t->nclassbits + c->n * t->nwords, sizeof(*t->classbits)))
+	if (grow((void **)&t->classbits, cap, t->nclassbits + c->n * t->nwords,
+		 sizeof(*t->classbits)))
 		return -ENOMEM;
 	for (i = 0; i < c->n; i++) {
 		memcpy(&t->classbits[t->nclassbits], c->maps[i].w,
@@ -482,7 +603,7 @@ int sk_tables_build(const struct sksteer_service *svc,
 		    const struct sk_layout *layout, struct sk_tables *t)
 {
 	struct builder bd = { .t = t };
-	size_t cap_cb = 0, i, r, ncand = 0;
+	size_t cap_cb = 0, i, r;
 	int err = 0, tree;
 
 	memset(t, 0, sizeof(*t));
@@ -519,7 +640,6 @@ int sk_tables_build(const struct sksteer_service *svc,
 		if (rule->npay || rule->target.by_payload) {
 			t->flags |= SKS_F_TESTS;
 			t->test_mask[r / 64] |= 1ull << (r % 64);
-			ncand++;
 		}
 		if (rule->npay > MAX_TESTS_PER_RULE) {
 			sk_warn("%s:%d:%d: the eBPF backend supports at most %d "
@@ -536,20 +656,21 @@ int sk_tables_build(const struct sksteer_service *svc,
 				t->base_mask[f][r / 64] |= 1ull << (r % 64);
 		}
 	}
-	t->max_cands = (uint32_t)(ncand + 1 < svc->nrules ? ncand + 1 :
-							     svc->nrules);
-	if (!t->max_cands)
-		t->max_cands = 1;
 	for (i = 0; i < svc->npools; i++)
 		if (layout->pools[i].n > 1)
 			t->flags |= SKS_F_HASH;
 
-	/* address trees */
+	/* address trees; a tree that is not built covers every address
+	 * with its first bucket (never read: no rule needs it) */
+	for (tree = 0; tree < SKS_NTREES; tree++)
+		t->root[tree] = (struct sks_root){ .hi_hi = UINT64_MAX,
+						   .hi_lo = UINT64_MAX };
 	for (tree = 0; tree < SKS_NTREES; tree++) {
 		enum dir d = tree == SKS_TREE_SRC4 || tree == SKS_TREE_SRC6 ?
 				     DIR_FROM :
 				     DIR_TO;
-		int fam = tree == SKS_TREE_SRC4 || tree == SKS_TREE_DST4 ? 4 : 6;
+		int fam =
+			tree == SKS_TREE_SRC4 || tree == SKS_TREE_DST4 ? 4 : 6;
 		struct classes cls = { .nwords = t->nwords };
 		struct bnd *v = NULL;
 		size_t n = 0;
@@ -558,9 +679,26 @@ int sk_tables_build(const struct sksteer_service *svc,
 		    (fam == 4 ? !svc->recv4 : !svc->recv6))
 			continue;
 		bd.fam = fam;
+		bd.abits = fam == 4 ? 32 : 128;
+		if (fam == 4)
+			t->root[tree].hi_hi = t->root[tree].hi_lo = UINT32_MAX;
 		err = sweep(svc, d, fam, &cls, &v, &n);
 		if (!err)
 			err = build_tree(&bd, tree, v, n);
+		if (err == -E2BIG && bd.long_list)
+			sk_warn("service '%s': more than %u class changes of "
+				"%s IPv%d addresses in one block, too many for "
+				"a list of the eBPF backend's tables\n",
+				svc->name, LIST_MAX,
+				d == DIR_FROM ? "source" : "destination", fam);
+		else if (err == -E2BIG)
+			sk_warn("service '%s': the eBPF tables would take more "
+				"than %.1f MiB (the tree of %s IPv%d addresses "
+				"alone, %zu class changes), more than the %.1f "
+				"MiB the eBPF backend allows\n",
+				svc->name, (double)BUILD_MAX_BYTES / (1 << 20),
+				d == DIR_FROM ? "source" : "destination", fam,
+				n, (double)sk_tables_budget / (1 << 20));
 		if (!err)
 			err = add_classbits(t, &cap_cb, tree, &cls);
 		free(v);
@@ -661,7 +799,8 @@ int sk_tables_build(const struct sksteer_service *svc,
 
 		t->pools[i].first = (uint32_t)t->nslots;
 		t->pools[i].n = layout->pools[i].n;
-		t->pools[i].fallback = resolve_target(svc, layout, &p->fallback);
+		t->pools[i].fallback =
+			resolve_target(svc, layout, &p->fallback);
 		t->pools[i].fallback.key_width = 0;
 		memcpy(&t->slots[t->nslots], layout->pools[i].pos,
 		       layout->pools[i].n * sizeof(*t->slots));
@@ -673,12 +812,12 @@ int sk_tables_build(const struct sksteer_service *svc,
 	    !t->nsport_cls || !t->nslots) {
 		size_t c4 = bd.cap_b4, c6 = bd.cap_b6, cb = bd.cap_buckets;
 
-		if ((!t->nbuckets && grow((void **)&t->buckets, &cb, 1,
-					  sizeof(*t->buckets))) ||
-		    (!t->nbounds4 && grow((void **)&t->bounds4, &c4, 1,
-					  sizeof(*t->bounds4))) ||
-		    (!t->nbounds6 && grow((void **)&t->bounds6, &c6, 1,
-					  sizeof(*t->bounds6))) ||
+		if ((!t->nbuckets &&
+		     grow((void **)&t->buckets, &cb, 1, sizeof(*t->buckets))) ||
+		    (!t->nbounds4 &&
+		     grow((void **)&t->bounds4, &c4, 1, sizeof(*t->bounds4))) ||
+		    (!t->nbounds6 &&
+		     grow((void **)&t->bounds6, &c6, 1, sizeof(*t->bounds6))) ||
 		    (!t->nclassbits && grow((void **)&t->classbits, &cap_cb, 1,
 					    sizeof(*t->classbits))) ||
 		    (!t->nsport_cls &&
@@ -686,12 +825,12 @@ int sk_tables_build(const struct sksteer_service *svc,
 			err = -ENOMEM;
 			goto err_free;
 		}
-#define ATLEAST1(f, ptr)                                                     \
-	do {                                                                 \
-		if (!t->f) {                                                 \
-			memset(ptr, 0, sizeof(*ptr));                        \
-			t->f = 1;                                            \
-		}                                                            \
+#define ATLEAST1(f, ptr)                              \
+	do {                                          \
+		if (!t->f) {                          \
+			memset(ptr, 0, sizeof(*ptr)); \
+			t->f = 1;                     \
+		}                                     \
 	} while (0)
 		ATLEAST1(nbuckets, t->buckets);
 		ATLEAST1(nbounds4, t->bounds4);
@@ -701,15 +840,23 @@ int sk_tables_build(const struct sksteer_service *svc,
 		ATLEAST1(nslots, t->slots);
 #undef ATLEAST1
 	}
+	/* the budget, before anything is loaded */
+	if (sk_tables_size(t) > sk_tables_budget) {
+		sk_warn("service '%s': the eBPF tables would take %.1f MiB "
+			"(%zu tree buckets, %zu IPv4 and %zu IPv6 list "
+			"entries, %zu class bitmap words), more than the %.1f "
+			"MiB the eBPF backend allows\n",
+			svc->name, (double)sk_tables_size(t) / (1 << 20),
+			t->nbuckets, t->nbounds4, t->nbounds6, t->nclassbits,
+			(double)sk_tables_budget / (1 << 20));
+		err = -E2BIG;
+		goto err_free;
+	}
 	return 0;
 
 err_free:
 	if (err == -ENOMEM)
 		sk_warn("service '%s': out of memory building eBPF tables\n",
-			svc->name);
-	else if (err == -E2BIG && !t->rules)
-		sk_warn("service '%s': prefix tables too large for the eBPF "
-			"backend\n",
 			svc->name);
 	sk_tables_free(t);
 	return err;
@@ -729,19 +876,19 @@ void sk_tables_free(struct sk_tables *t)
 	memset(t, 0, sizeof(*t));
 }
 
-int sk_tables_hot(const struct sk_tables *t, struct sks_hot **out,
-		  size_t *nout, struct sks_cfg *c)
+int sk_tables_hot(const struct sk_tables *t, struct sks_hot **out, size_t *nout,
+		  struct sks_cfg *c)
 {
 	size_t ncls = (t->nclassbits + 1) / 2, nslots = (t->nslots + 3) / 4;
 	size_t n = ncls + t->nrules_map + (t->ntests ? t->ntests : 1) +
-		   (t->npools ? t->npools : 1) + nslots, i;
+		   (t->npools ? t->npools : 1) + nslots,
+	       i;
 	struct sks_hot *hot;
 
 	memset(c, 0, sizeof(*c));
 	c->flags = t->flags;
 	c->nwords = t->nwords;
 	c->proto = t->proto;
-	c->max_cands = t->max_cands;
 	c->recv4 = (uint8_t)t->recv4;
 	c->recv6 = (uint8_t)t->recv6;
 	c->nrules = (uint16_t)t->nrules;
@@ -749,10 +896,7 @@ int sk_tables_hot(const struct sk_tables *t, struct sks_hot **out,
 	c->off_tests = c->off_rules + (uint32_t)t->nrules_map;
 	c->off_pools = c->off_tests + (uint32_t)(t->ntests ? t->ntests : 1);
 	c->off_slots = c->off_pools + (uint32_t)(t->npools ? t->npools : 1);
-	for (i = 0; i < SKS_NTREES; i++) {
-		c->tree_base[i] = t->tree_base[i];
-		c->tree_bits[i] = (uint8_t)t->tree_bits[i];
-	}
+	memcpy(c->root, t->root, sizeof(c->root));
 	memcpy(c->cls_base, t->cls_base, sizeof(c->cls_base));
 	memcpy(c->base_mask, t->base_mask, sizeof(c->base_mask));
 	memcpy(c->test_mask, t->test_mask, sizeof(c->test_mask));
@@ -805,52 +949,17 @@ static uint32_t be32(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
-static uint32_t search(const struct sk_tables *t, const struct sks_bucket *b,
-		       sk_u128 x, int fam)
-{
-	uint32_t lo = b->first, hi = b->first + b->count, cls = b->cls, i;
-
-	if (fam == 4 && b->count <= SKS_INLINE4) {
-		for (i = 0; i < SKS_INLINE4; i++)
-			if (b->in[i].key <= x)
-				cls = b->in[i].cls;
-		return cls;
-	}
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		sk_u128 key = fam == 4 ? t->bounds4[mid].key :
-					 ((sk_u128)t->bounds6[mid].hi << 64 |
-					  t->bounds6[mid].lo);
-
-		if (key <= x) {
-			cls = fam == 4 ? t->bounds4[mid].cls :
-					 t->bounds6[mid].cls;
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	return cls;
-}
-
-static uint32_t class_of(const struct sk_tables *t, int tree,
-			 const uint32_t *a, int fam)
-{
-	sk_u128 x = fam == 4 ? a[0] :
-			       ((sk_u128)a[0] << 96 | (sk_u128)a[1] << 64 |
-				(sk_u128)a[2] << 32 | a[3]);
-	int bits = (int)t->tree_bits[tree];
-	int shift = (fam == 4 ? 32 : 128) - bits;
-	const struct sks_bucket *b =
-		&t->buckets[t->tree_base[tree] +
-			    (bits ? (uint32_t)(x >> shift) : 0)];
-
-	while (b->flags & SKS_BUCKET_TABLE) {
-		shift -= 8;
-		b = &t->buckets[b->first + (uint32_t)((x >> shift) & 0xff)];
-	}
-	return search(t, b, x, fam);
-}
+/* the program's own tree lookup (bpf/sksteer_tree.h), on the arrays */
+#define SKS_FN	      static inline
+#define SKS_TCTX_DECL const struct sk_tables *sks_t,
+#define SKS_TCTX      sks_t,
+#define SKS_ROOT_QUAL const
+#define SKS_NO_UNROLL
+#define SKS_UNROLL
+#define SKS_BUCKET(k) ((k) < sks_t->nbuckets ? &sks_t->buckets[k] : NULL)
+#define SKS_BOUND4(k) ((k) < sks_t->nbounds4 ? &sks_t->bounds4[k] : NULL)
+#define SKS_BOUND6(k) ((k) < sks_t->nbounds6 ? &sks_t->bounds6[k] : NULL)
+#include "../bpf/sksteer_tree.h"
 
 static void and_class(const struct sk_tables *t, uint64_t *mask, int which,
 		      uint32_t cls)
@@ -858,7 +967,8 @@ static void and_class(const struct sk_tables *t, uint64_t *mask, int which,
 	uint32_t i;
 
 	for (i = 0; i < t->nwords; i++)
-		mask[i] &= t->classbits[t->cls_base[which] + cls * t->nwords + i];
+		mask[i] &=
+			t->classbits[t->cls_base[which] + cls * t->nwords + i];
 }
 
 static int payload_value(const struct ev_pkt *p, uint32_t off, uint32_t width,
@@ -942,13 +1052,38 @@ static size_t l4_offset6(const struct sk_pkt *pkt, uint32_t proto)
 	return 0;
 }
 
+/* The deciding rule as the program's sksteer_pick() finds it (and its
+ * lowest-bit path for configurations without tests, which gives the
+ * same). */
+static int pick(const struct sk_tables *t, const struct ev_pkt *p,
+		const uint64_t *mask, uint32_t *key)
+{
+	uint32_t w, j;
+
+	for (w = 0; w < t->nwords; w++) {
+		uint64_t x = mask[w], tm = t->test_mask[w];
+		uint64_t nt = x & ~tm, c = x & tm & ((nt & (0 - nt)) - 1);
+
+		for (j = 0; j < 64 && c; j++) {
+			uint32_t r = w * 64 + sks_ctz64(c);
+
+			if (tests_pass(t, p, &t->rules[r], key))
+				return (int)r;
+			c &= c - 1;
+		}
+		if (nt)
+			return (int)(w * 64 + sks_ctz64(nt));
+	}
+	return -1;
+}
+
 int sk_tables_eval(const struct sk_tables *t, const struct sk_pkt *pkt,
 		   struct sk_tables_result *res)
 {
 	uint64_t mask[SKS_WORDS] = {};
 	struct sks_target tgt;
 	struct ev_pkt p = {};
-	uint32_t key = 0, w, hop, i;
+	uint32_t key = 0, hop, i;
 	size_t l4 = 0;
 	int ver, rule = -1;
 
@@ -988,33 +1123,29 @@ int sk_tables_eval(const struct sk_tables *t, const struct sk_pkt *pkt,
 			int tree = t4 ? SKS_TREE_SRC4 : SKS_TREE_SRC6;
 
 			and_class(t, mask, tree,
-				  class_of(t, tree, p.src, t4 ? 4 : 6));
+				  t4 ? sks_class4(t, &t->root[tree], p.src[0]) :
+				       sks_class6(t, &t->root[tree],
+						  (uint64_t)p.src[0] << 32 |
+							  p.src[1],
+						  (uint64_t)p.src[2] << 32 |
+							  p.src[3]));
 		}
 		if (t->flags & SKS_F_TO) {
 			int tree = t4 ? SKS_TREE_DST4 : SKS_TREE_DST6;
 
 			and_class(t, mask, tree,
-				  class_of(t, tree, p.dst, t4 ? 4 : 6));
+				  t4 ? sks_class4(t, &t->root[tree], p.dst[0]) :
+				       sks_class6(t, &t->root[tree],
+						  (uint64_t)p.dst[0] << 32 |
+							  p.dst[1],
+						  (uint64_t)p.dst[2] << 32 |
+							  p.dst[3]));
 		}
 	}
 	if (t->flags & SKS_F_SPORT)
 		and_class(t, mask, SKS_NTREES, t->sport_cls[p.sport]);
 
-	for (i = 0; i < t->max_cands; i++) {
-		uint32_t r;
-
-		for (w = 0; w < t->nwords && !mask[w]; w++)
-			;
-		if (w == t->nwords)
-			break;
-		r = w * 64 + (uint32_t)__builtin_ctzll(mask[w]);
-		if (!(t->test_mask[w] & (1ull << (r & 63))) ||
-		    tests_pass(t, &p, &t->rules[r], &key)) {
-			rule = (int)r;
-			break;
-		}
-		mask[w] &= mask[w] - 1;
-	}
+	rule = pick(t, &p, mask, &key);
 	res->rule = rule;
 	tgt = rule < 0 ? t->deflt : t->rules[rule].target;
 

@@ -10,10 +10,9 @@
 
 struct sk_tables {
 	/* .rodata of the program */
-	uint32_t nrules, nwords, flags, max_cands;
+	uint32_t nrules, nwords, flags;
 	uint32_t recv4, recv6, proto;
-	uint32_t tree_base[SKS_NTREES]; /* first bucket of the tree */
-	uint32_t tree_bits[SKS_NTREES]; /* 2^bits first-level buckets */
+	struct sks_root root[SKS_NTREES];
 	uint32_t cls_base[SKS_NTREES + 1];
 	uint64_t base_mask[SKS_NFAMS][SKS_WORDS];
 	uint64_t test_mask[SKS_WORDS];
@@ -43,27 +42,41 @@ struct sk_tables {
 	uint32_t nsockets;
 	/* classes per tree, for statistics and tests */
 	uint32_t nclasses[SKS_NTREES + 1];
+	/* table buckets below the roots, for statistics and tests */
+	uint32_t ntables, max_depth;
 };
+
+/*
+ * The most map memory a service's tables may take. The trees grow with
+ * the number of class changes (sksteer.conf(5), LIMITS: a few dozen bytes
+ * per IPv4 prefix, under a hundred per IPv6 one, however they cluster);
+ * this stops a configuration far beyond that before anything is loaded.
+ */
+#define SK_TABLES_MAX_BYTES ((size_t)256 << 20)
+/* The budget sk_tables_build() holds tables to: SK_TABLES_MAX_BYTES (tests
+ * lower it to see a refusal without building a quarter of a GiB). */
+extern size_t sk_tables_budget;
 
 /*
  * Build the tables for @svc. @layout gives, per pool, the sockarray keys of
  * the open sockets (for the eBPF backend: declared positions). Returns 0 or
- * a negative errno with the reason printed.
+ * a negative errno with the reason printed (-E2BIG: over a limit of the
+ * eBPF backend, SK_TABLES_MAX_BYTES among them).
  */
 int sk_tables_build(const struct sksteer_service *svc,
 		    const struct sk_layout *layout, struct sk_tables *t);
 void sk_tables_free(struct sk_tables *t);
 /* The program's configuration and its "hot" array (classbits, rules,
  * tests, pools, slots, one after the other); *@hot is malloc()ed. */
-int sk_tables_hot(const struct sk_tables *t, struct sks_hot **hot,
-		  size_t *nhot, struct sks_cfg *cfg);
+int sk_tables_hot(const struct sk_tables *t, struct sks_hot **hot, size_t *nhot,
+		  struct sks_cfg *cfg);
 /* Bytes of map memory the tables take. */
 size_t sk_tables_size(const struct sk_tables *t);
 
 struct sk_tables_result {
 	int rule; /* -1: default */
 	enum sksteer_target_kind kind;
-	int pool;      /* the pool a socket was picked from */
+	int pool; /* the pool a socket was picked from */
 	uint32_t slot; /* sockarray key of the picked socket */
 	int fam;
 };

@@ -58,6 +58,9 @@ struct stats {
 	unsigned long cases, layouts, compiled, too_big, drop, configs;
 	unsigned long tables, table_cases;
 	unsigned long hash, pool, by_rule, other_ver;
+	/* the eBPF tables' cases by outcome (the others: the classic
+	 * program's, which large sets do not fit) */
+	unsigned long t_hash, t_pool, t_by_rule;
 	unsigned int max_insns;
 };
 
@@ -111,7 +114,8 @@ static int check_pkt(const struct sksteer_service *svc,
  */
 static int check_tables(const struct sksteer_service *svc,
 			const struct sk_layout *l, const struct sk_tables *t,
-			const struct sk_pkt *pkt, char *why, size_t wsz)
+			const struct sk_pkt *pkt, struct stats *st, char *why,
+			size_t wsz)
 {
 	struct sk_tables_result res = {};
 	struct sk_match m;
@@ -121,9 +125,10 @@ static int check_tables(const struct sksteer_service *svc,
 		return 2;
 	}
 	if (res.rule != m.rule || res.kind != m.target.kind) {
-		snprintf(why, wsz,
-			 "eBPF tables: rule %d kind %d, matcher: rule %d kind %d",
-			 res.rule, res.kind, m.rule, m.target.kind);
+		snprintf(
+			why, wsz,
+			"eBPF tables: rule %d kind %d, matcher: rule %d kind %d",
+			res.rule, res.kind, m.rule, m.target.kind);
 		return 2;
 	}
 	if (m.target.kind == SKSTEER_TARGET_POOL &&
@@ -135,6 +140,11 @@ static int check_tables(const struct sksteer_service *svc,
 			 res.pool, res.slot, m.target.pool,
 			 l->pools[m.target.pool].pos[m.pool_index]);
 		return 2;
+	}
+	if (st) {
+		st->t_by_rule += m.rule >= 0;
+		st->t_hash += m.target.kind == SKSTEER_TARGET_HASH;
+		st->t_pool += m.target.kind == SKSTEER_TARGET_POOL;
 	}
 	return OK;
 }
@@ -292,11 +302,152 @@ static void report(const char *test, unsigned int idx, const char *text,
 	free(small);
 }
 
+/* ---- clustered IPv6 sets ---- */
+
+/* a prefix of length @len in the block @base/@blen, at random */
+static sk_u128 rand_in6(struct gen_rng *r, sk_u128 base, int blen, int len)
+{
+	return (base | (gen_u128(r) & ~gen_mask128(blen))) & gen_mask128(len);
+}
+
+/*
+ * About @n IPv6 prefixes of 2001:db8::/32 the way real lists cluster:
+ * host routes and small prefixes crowded in a few /64s, /64s crowded in a
+ * /57, and so on, the clusters' lengths around 64 (where the programs'
+ * 64-bit halves meet) and around byte boundaries, and a few prefixes
+ * spread out.
+ */
+static void gen_clustered6(struct gen_rng *r, int n, struct gen_buf *b)
+{
+	static const int clen[] = { 40, 48, 52, 56, 57, 58, 60, 61,  62,  63,
+				    64, 65, 66, 70, 72, 80, 96, 104, 112, 116 };
+	const sk_u128 db8 = (sk_u128)0x20010db8 << 96;
+	sk_u128 cbase[6];
+	int cl[6], nc = (int)gen_range(r, 1, 6), i, k;
+
+	for (k = 0; k < nc; k++) {
+		cl[k] = clen[gen_below(r, ARRAY_SIZE(clen))];
+		/* now and then two clusters side by side */
+		cbase[k] =
+			k && gen_pct(r, 25) ?
+				(cbase[k - 1] ^ ((sk_u128)1 << (128 - cl[k]))) &
+					gen_mask128(cl[k]) :
+				rand_in6(r, db8, 32, cl[k]);
+	}
+	for (i = 0; i < n; i++) {
+		unsigned int p = gen_below(r, 100);
+		int len;
+
+		k = (int)gen_below(r, (uint32_t)nc);
+		if (p < 8) {
+			len = (int)gen_range(r, 40, 64);
+			gen_fmt6(b, rand_in6(r, db8, 32, len), len);
+			gen_printf(b, "\n");
+			continue;
+		}
+		/* small against the cluster, so that most stay ranges of
+		 * their own */
+		if (p < 50)
+			len = 128;
+		else if (p < 70)
+			len = cl[k] < 58 ? 64 :
+					   cl[k] + (int)gen_range(r, 8, 16);
+		else
+			len = (int)gen_range(r, (uint32_t)cl[k] + 6, 128);
+		if (len > 128)
+			len = 128;
+		gen_fmt6(b, rand_in6(r, cbase[k], cl[k], len), len);
+		gen_printf(b, "\n");
+	}
+}
+
+/*
+ * A service whose rules test clustered IPv6 sets (o->big6 prefixes at
+ * most per set), with ports, payload tests and other prefixes besides.
+ */
+static void gen_clustered_config(struct gen_rng *r, const struct gen_opts *o,
+				 struct gen_buf *b)
+{
+	struct gen_space sp;
+	struct gen_names nm = {};
+	int nrules = (int)gen_range(r, 1, (uint32_t)o->max_rules), i, j;
+	bool dual = o->fam == GEN_FAM_DUAL;
+	int proto = o->proto	   ? o->proto :
+		    gen_pct(r, 50) ? IPPROTO_TCP :
+				     IPPROTO_UDP;
+
+	gen_space_init(r, &sp);
+	gen_printf(b, "service svc {\nlisten %s [::]:%u%s\n",
+		   proto == IPPROTO_TCP ? "tcp" : "udp", gen_range(r, 1, 65535),
+		   dual ? "" : " v6only");
+	nm.npools = (int)gen_range(r, 1, 4);
+	for (i = 0; i < nm.npools; i++)
+		gen_printf(b, "pool p%d %u%s\n", i, gen_range(r, 1, 4),
+			   gen_pct(r, 30) ? " { fallback hash }" : "");
+	nm.nsets = (int)gen_range(r, 1, 3);
+	for (i = 0; i < nm.nsets; i++) {
+		gen_printf(b, "set s%d {\n", i);
+		gen_clustered6(r,
+			       (int)gen_range(r, (uint32_t)o->big6 / 4,
+					      (uint32_t)o->big6),
+			       b);
+		/* a few IPv4 ranges too (two or more: gen_big_set() shifts
+		 * by 32 for one) */
+		if (dual && gen_pct(r, 50))
+			gen_big_set(r, 4, (int)gen_range(r, 2, 40), 20, b);
+		gen_printf(b, "}\n");
+	}
+	for (i = 0; i < nrules; i++) {
+		bool cond = false;
+
+		gen_printf(b, "rule");
+		if (gen_pct(r, 75)) {
+			gen_printf(b, " from @s%u",
+				   gen_below(r, (uint32_t)nm.nsets));
+			cond = true;
+		} else if (gen_pct(r, 30)) {
+			gen_printf(b, " from ");
+			gen_addr_list(r, &sp, &nm, dual ? 0 : 6, b);
+			cond = true;
+		}
+		if (gen_pct(r, 35)) {
+			gen_printf(b, " to @s%u",
+				   gen_below(r, (uint32_t)nm.nsets));
+			cond = true;
+		}
+		if (gen_pct(r, 20)) {
+			gen_printf(b, " ");
+			gen_sport(r, b);
+			cond = true;
+		}
+		for (j = 0; j < (gen_pct(r, o->pay_pct) || !cond ?
+					 (int)gen_range(r, 1, 3) :
+					 0);
+		     j++) {
+			gen_printf(b, " ");
+			gen_paytest(r, b);
+		}
+		gen_printf(b, " ");
+		gen_target(r, o, &nm, true, b);
+		gen_printf(b, "\n");
+	}
+	if (gen_pct(r, 70)) {
+		gen_printf(b, "default ");
+		gen_target(r, o, &nm, false, b);
+		gen_printf(b, "\n");
+	}
+	gen_printf(b, "}\n");
+}
+
 /* ---- the differential runs ---- */
+
+typedef void (*gen_fn)(struct gen_rng *r, const struct gen_opts *o,
+		       struct gen_buf *b);
 
 struct run {
 	const char *name;
 	struct gen_opts o;
+	gen_fn gen; /* NULL: gen_config() */
 	unsigned int configs; /* services */
 	unsigned int layouts; /* per service: declared, then with closings */
 	unsigned int pkts; /* per layout */
@@ -322,7 +473,7 @@ static void diff_run(const struct run *run)
 
 		if (only && *only && strtoul(only, NULL, 0) != c)
 			continue;
-		gen_config(&r, &run->o, &text);
+		(run->gen ? run->gen : gen_config)(&r, &run->o, &text);
 		tl_messages_reset();
 		cfg = sksteer_config__parse_string(text.s, text.n, "diff.conf",
 						   NULL);
@@ -369,7 +520,7 @@ static void diff_run(const struct run *run)
 				       "generator made a malformed packet");
 				if (have_t) {
 					f = check_tables(svc, &l, &t, &g->pkt,
-							 why, sizeof(why));
+							 &st, why, sizeof(why));
 					st.table_cases++;
 				}
 				if (!f && !rc)
@@ -411,6 +562,12 @@ static void diff_run(const struct run *run)
 		      st.pool > st.cases / 10,
 	      "poor coverage: %lu cases, %lu by a rule, %lu pool, %lu hash",
 	      st.cases, st.by_rule, st.pool, st.hash);
+	CHECK(st.t_by_rule > st.table_cases / 10 &&
+		      st.t_hash > st.table_cases / 50 &&
+		      st.t_pool > st.table_cases / 10,
+	      "poor coverage of the eBPF tables: %lu cases, %lu by a rule, "
+	      "%lu pool, %lu hash",
+	      st.table_cases, st.t_by_rule, st.t_pool, st.t_hash);
 }
 
 TEST(diff_ipv4_tcp)
@@ -585,6 +742,48 @@ TEST(diff_large_sets_dual)
 			 .pkts = 600,
 			 .close_pct = 30,
 			 .min_compiled = 0.5 };
+
+	diff_run(&r);
+}
+
+/*
+ * Clustered IPv6 sets: tables of the eBPF trees at every depth, with
+ * index bits on both sides of the 64-bit halves. Sets this large mostly
+ * do not fit the classic program; the smaller ones of diff_clustered_dual
+ * do.
+ */
+TEST(diff_clustered_ipv6)
+{
+	struct run r = { .name = "diff_clustered_ipv6",
+			 .o = { .fam = GEN_FAM_6,
+				.max_rules = 6,
+				.pay_pct = 20,
+				.odd_pct = 10,
+				.big6 = 400 },
+			 .gen = gen_clustered_config,
+			 .configs = 150,
+			 .layouts = 2,
+			 .pkts = 400,
+			 .close_pct = 30,
+			 .min_compiled = 0 };
+
+	diff_run(&r);
+}
+
+TEST(diff_clustered_dual)
+{
+	struct run r = { .name = "diff_clustered_dual",
+			 .o = { .fam = GEN_FAM_DUAL,
+				.max_rules = 6,
+				.pay_pct = 30,
+				.odd_pct = 10,
+				.big6 = 100 },
+			 .gen = gen_clustered_config,
+			 .configs = 150,
+			 .layouts = 2,
+			 .pkts = 400,
+			 .close_pct = 30,
+			 .min_compiled = 0.3 };
 
 	diff_run(&r);
 }
@@ -938,8 +1137,9 @@ TEST(insns_grow_log)
 
 /*
  * The eBPF tables' less common shapes: thousands of boundaries crowded in
- * one block (256-way sub-tables, and lists at the 256-address level),
- * IPv6 as well, checked address by address against the matcher.
+ * one block (table buckets below the root, down to lists in blocks of a
+ * few addresses), IPv6 as well, checked address by address against the
+ * matcher.
  */
 TEST(tables_crowded)
 {
@@ -960,13 +1160,14 @@ TEST(tables_crowded)
 	 * /24s with more than 64 boundaries), and IPv6 crowded in one
 	 * /48 */
 	for (i = 0; i < 3000; i++)
-		gen_printf(&text, "    198.51.%u.%u/32\n", 96 + gen_below(&r, 32),
-			   gen_below(&r, 256));
+		gen_printf(&text, "    198.51.%u.%u/32\n",
+			   96 + gen_below(&r, 32), gen_below(&r, 256));
 	for (i = 0; i < 600; i++)
-		gen_printf(&text, "    2001:db8:0:%x::%x/128\n", gen_below(&r, 4),
-			   gen_below(&r, 0x400));
-	gen_printf(&text, "  }\n  rule from @s pool a\n"
-			  "  rule to 198.51.100.0/24 pool b\n  default hash\n}\n");
+		gen_printf(&text, "    2001:db8:0:%x::%x/128\n",
+			   gen_below(&r, 4), gen_below(&r, 0x400));
+	gen_printf(&text,
+		   "  }\n  rule from @s pool a\n"
+		   "  rule to 198.51.100.0/24 pool b\n  default hash\n}\n");
 	cfg = sksteer_config__parse_string(text.s, text.n, "crowded", NULL);
 	ASSERT(cfg, "parse: %s", tl_messages());
 	svc = sksteer_config__service(cfg, 0);
@@ -983,7 +1184,8 @@ TEST(tables_crowded)
 			g->buf[13] = 51;
 			g->buf[14] = (uint8_t)(96 + gen_below(&r, 32));
 		}
-		if (check_tables(svc, &l, &t, &g->pkt, why, sizeof(why))) {
+		if (check_tables(svc, &l, &t, &g->pkt, NULL, why,
+				 sizeof(why))) {
 			tl_fail(__FILE__, __LINE__, "%s", why);
 			break;
 		}
@@ -993,4 +1195,232 @@ TEST(tables_crowded)
 	sksteer_config__free(cfg);
 	gen_buf_free(&text);
 	free(g);
+}
+
+/* ---- the eBPF trees' shapes and size ---- */
+
+struct tree_stats {
+	unsigned long tables, straddle, deep;
+	size_t bytes, ranges;
+};
+
+/* Tables of an IPv6-only service's trees whose index bits straddle the
+ * two 64-bit halves of the address, and how deep they go. */
+static void tree_stats(const struct sk_tables *t, struct tree_stats *ts)
+{
+	size_t i;
+	int k;
+
+	for (k = SKS_TREE_SRC6; k <= SKS_TREE_DST6; k++) {
+		const struct sks_root *rt = &t->root[k];
+
+		ts->straddle +=
+			rt->bits && rt->shift < 64 && rt->shift + rt->bits > 64;
+	}
+	for (i = 0; i < t->nbuckets; i++) {
+		const struct sks_bucket *b = &t->buckets[i];
+
+		if (!(b->flags & SKS_BUCKET_TABLE))
+			continue;
+		ts->tables++;
+		ts->straddle += b->shift < 64 && b->shift + b->bits > 64;
+	}
+	ts->deep += t->max_depth >= 2;
+	ts->bytes += sk_tables_size(t);
+}
+
+/* The tables of @text against the matcher for every edge of every range
+ * of the service's rules, and random addresses in them. */
+static void check_edges(const char *name, const char *text,
+			struct tree_stats *ts)
+{
+	struct gen_rng r = { base_seed() ^ 0xed9e5 };
+	struct sksteer_config *cfg;
+	struct sksteer_service *svc;
+	struct sk_layout l;
+	struct sk_tables t;
+	uint8_t b[48];
+	size_t i, k, checked = 0;
+	char why[512];
+
+	cfg = sksteer_config__parse_string(text, strlen(text), name, NULL);
+	ASSERT(cfg, "%s: parse: %s", name, tl_messages());
+	svc = sksteer_config__service(cfg, 0);
+	ASSERT(!sk_layout_declared(svc, &l), "layout");
+	ASSERT(!sk_tables_build(svc, &l, &t), "%s: tables: %s", name,
+	       tl_messages());
+	tree_stats(&t, ts);
+	for (i = 0; i < svc->nrules; i++) {
+		const struct sk_addrset *s = &svc->rules[i].from;
+
+		ts->ranges += s->n6;
+		for (k = 0; k < s->n6 * 5; k++) {
+			const struct sk_range6 *g = &s->v6[k / 5];
+			sk_u128 a = k % 5 == 0 ? g->lo - 1 :
+				    k % 5 == 1 ? g->lo :
+				    k % 5 == 2 ? g->hi :
+				    k % 5 == 3 ? g->hi + 1 :
+						 g->lo + ((g->hi - g->lo) >>
+							  gen_below(&r, 128));
+			struct sk_pkt pkt = { b, sizeof(b), sizeof(b) };
+
+			memset(b, 0, sizeof(b));
+			b[0] = 6 << 4;
+			b[6] = IPPROTO_UDP;
+			gen_put128(b + 8, a);
+			gen_put128(b + 24, gen_u128(&r));
+			gen_put16(b + 40, gen_u32(&r) & 0xffff);
+			if (check_tables(svc, &l, &t, &pkt, NULL, why,
+					 sizeof(why))) {
+				tl_fail(__FILE__, __LINE__,
+					"%s: source %#llx:%016llx: %s", name,
+					(unsigned long long)(a >> 64),
+					(unsigned long long)a, why);
+				goto out;
+			}
+			checked++;
+		}
+	}
+	CHECK(checked > 0, "%s: nothing checked", name);
+out:
+	sk_tables_free(&t);
+	sk_layout_free(&l);
+	sksteer_config__free(cfg);
+}
+
+static void shape_head(struct gen_buf *b)
+{
+	gen_printf(b, "service c {\n  listen udp [::]:1 v6only\n  pool a 2\n"
+		      "  pool b 1\n  set s {\n");
+}
+
+static void shape_tail(struct gen_buf *b)
+{
+	gen_printf(b, "  }\n  rule from @s pool a\n  default pool b\n}\n");
+}
+
+/*
+ * Shapes that once sent packets to the wrong pool (a table's index taken
+ * from one 64-bit half when it straddled both), and that once took
+ * 16 KiB a level on the way down to every cluster; random clustered sets
+ * besides. Address by address against the matcher, and the memory per
+ * range.
+ */
+TEST(tables_clustered_ipv6)
+{
+	struct gen_rng r = { base_seed() ^ 0xc1057 };
+	struct tree_stats ts = {}, big = {};
+	struct gen_buf b = {};
+	int i, j;
+
+	/* 40 non-adjacent /64s in one /57, 260 elsewhere */
+	shape_head(&b);
+	for (i = 0; i < 40; i++)
+		gen_printf(&b, "    2001:db8:0:%x::/64\n", 2 * i);
+	for (i = 0; i < 260; i++)
+		gen_printf(&b, "    2001:db8:%x::/64\n", 2 * i + 1);
+	shape_tail(&b);
+	check_edges("57", b.s, &ts);
+	gen_buf_free(&b);
+
+	/* 100 hosts in one /64 */
+	shape_head(&b);
+	for (i = 0; i < 100; i++)
+		gen_printf(&b, "    2001:db8:0:1:%x:%x:%x:%x\n",
+			   gen_u32(&r) & 0xffff, gen_u32(&r) & 0xffff,
+			   gen_u32(&r) & 0xffff, gen_u32(&r) & 0xffff);
+	shape_tail(&b);
+	check_edges("hosts", b.s, &ts);
+	gen_buf_free(&b);
+
+	/* hosts in four adjacent /64s, differing in their top bits: a table
+	 * indexed by bits 62 to 69 */
+	shape_head(&b);
+	for (i = 0; i < 300; i++)
+		gen_printf(&b, "    2001:db8:0:%x:%x::%x\n", gen_below(&r, 4),
+			   gen_below(&r, 4) << 14, gen_u32(&r) & 0xffff);
+	shape_tail(&b);
+	check_edges("straddle", b.s, &ts);
+	gen_buf_free(&b);
+	CHECK(ts.straddle > 0, "no table indexed across the 64-bit halves");
+
+	for (j = 0; j < 200; j++) {
+		shape_head(&b);
+		gen_clustered6(&r, (int)gen_range(&r, 50, 700), &b);
+		shape_tail(&b);
+		check_edges("clustered", b.s, &ts);
+		gen_buf_free(&b);
+	}
+	fprintf(stderr,
+		"tables_clustered_ipv6: %lu tables, %lu straddling the "
+		"halves, %lu trees two tables deep, %zu ranges, %.0f bytes "
+		"per range\n",
+		ts.tables, ts.straddle, ts.deep, ts.ranges,
+		(double)ts.bytes / (double)ts.ranges);
+	CHECK(ts.straddle > 20 && ts.deep > 5,
+	      "poor coverage: %lu straddling tables, %lu deep trees",
+	      ts.straddle, ts.deep);
+
+	/* 100,000 host routes in 1000 /64s: 118 MiB when every level on
+	 * the way down took a table of its own */
+	shape_head(&b);
+	for (i = 0; i < 1000; i++)
+		for (j = 0; j < 100; j++)
+			gen_printf(&b, "    2001:db8:%x:%x::%x\n", i >> 16,
+				   i & 0xffff, 2 * j + 1);
+	shape_tail(&b);
+	check_edges("100k", b.s, &big);
+	gen_buf_free(&b);
+	fprintf(stderr, "100,000 hosts in 1000 /64s: %.1f MiB of tables\n",
+		(double)big.bytes / (1 << 20));
+	CHECK(big.bytes < ((size_t)12 << 20),
+	      "100,000 hosts in 1000 /64s take %.1f MiB of tables",
+	      (double)big.bytes / (1 << 20));
+}
+
+/* Tables over the budget are refused before anything is loaded, with how
+ * big they would be and what the limit is. */
+TEST(tables_budget)
+{
+	struct gen_rng r = { base_seed() ^ 0xb0d9e7 };
+	struct gen_buf b = {};
+	struct sksteer_config *cfg;
+	struct sksteer_service *svc;
+	struct sk_layout l;
+	struct sk_tables t;
+	int i, err;
+
+	shape_head(&b);
+	for (i = 0; i < 20000; i++)
+		gen_printf(&b, "    2001:db8:%x:%x::/64\n",
+			   gen_u32(&r) & 0xffff, gen_u32(&r) & 0xffff);
+	shape_tail(&b);
+	cfg = sksteer_config__parse_string(b.s, b.n, "budget.conf", NULL);
+	ASSERT(cfg, "parse: %s", tl_messages());
+	svc = sksteer_config__service(cfg, 0);
+	ASSERT(!sk_layout_declared(svc, &l), "layout");
+	ASSERT(!sk_tables_build(svc, &l, &t), "tables: %s", tl_messages());
+	CHECK(sk_tables_size(&t) > ((size_t)1 << 20) &&
+		      sk_tables_size(&t) < ((size_t)4 << 20),
+	      "20,000 /64s take %zu bytes", sk_tables_size(&t));
+	sk_tables_free(&t);
+
+	/* a budget the same tables exceed */
+	sk_tables_budget = (size_t)1 << 20;
+	tl_messages_reset();
+	err = sk_tables_build(svc, &l, &t);
+	CHECK(err == -E2BIG, "over the budget: %d", err);
+	CHECK(strstr(tl_messages(), "MiB") &&
+		      strstr(tl_messages(), "more than the 1.0 MiB"),
+	      "the refusal says how big and what limit: %s", tl_messages());
+	/* and one they exceed while they are built */
+	sk_tables_budget = (size_t)64 << 10;
+	tl_messages_reset();
+	err = sk_tables_build(svc, &l, &t);
+	CHECK(err == -E2BIG && strstr(tl_messages(), "more than the 0.1 MiB"),
+	      "far over the budget: %d: %s", err, tl_messages());
+	sk_tables_budget = SK_TABLES_MAX_BYTES;
+	sk_layout_free(&l);
+	sksteer_config__free(cfg);
+	gen_buf_free(&b);
 }

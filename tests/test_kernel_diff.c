@@ -8,16 +8,18 @@
  * the classic BPF program and with the eBPF program and its tables (the
  * backend comes from SKSTEER_TEST_BACKEND; tests/run.sh runs both).
  *
- * Addresses: 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/64 are made
+ * Addresses: 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/64 (/32 for
+ * the clustered IPv6 sets) are made
  * local with "local" routes on lo in a fresh namespace, so a client can
  * send from and to any of them.
  */
 #include "internal.h"
 #include "steer_util.h"
+#include "tables.h"
 
 #define NCONFIGS 12
-#define NFLOWS 160
-#define NTCP 12
+#define NFLOWS	 160
+#define NTCP	 12
 
 static bool g_proto_is_tcp(const char *proto)
 {
@@ -214,22 +216,28 @@ static void check_one(struct su_group *g, int landing, const struct expect *e,
 	if (e->kind == SKSTEER_TARGET_DROP) {
 		if (landing == SU_NONE)
 			return;
-		tl_fail(__FILE__, __LINE__, "%s: expected a drop (rule %d), "
-			"landed on %s; config:\n%s", what, e->rule + 1,
-			su_name(g, landing, b, sizeof(b)), conf);
+		tl_fail(__FILE__, __LINE__,
+			"%s: expected a drop (rule %d), "
+			"landed on %s; config:\n%s",
+			what, e->rule + 1, su_name(g, landing, b, sizeof(b)),
+			conf);
 	} else if (e->kind == SKSTEER_TARGET_HASH) {
 		if (landing >= 0)
 			return;
-		tl_fail(__FILE__, __LINE__, "%s: the kernel's hash (rule %d) "
-			"but %s arrived; config:\n%s", what, e->rule + 1,
-			su_name(g, landing, b, sizeof(b)), conf);
+		tl_fail(__FILE__, __LINE__,
+			"%s: the kernel's hash (rule %d) "
+			"but %s arrived; config:\n%s",
+			what, e->rule + 1, su_name(g, landing, b, sizeof(b)),
+			conf);
 	} else {
 		if (landing >= 0 && !strcmp(g->sk[landing].pool, e->pool) &&
 		    g->sk[landing].idx == (unsigned int)e->idx)
 			return;
-		tl_fail(__FILE__, __LINE__, "%s: expected %s[%d] (rule %d), "
-			"landed on %s; config:\n%s", what, e->pool, e->idx,
-			e->rule + 1, su_name(g, landing, b, sizeof(b)), conf);
+		tl_fail(__FILE__, __LINE__,
+			"%s: expected %s[%d] (rule %d), "
+			"landed on %s; config:\n%s",
+			what, e->pool, e->idx, e->rule + 1,
+			su_name(g, landing, b, sizeof(b)), conf);
 	}
 	if (++*wrong > 5)
 		tl_stop(); /* enough to debug from */
@@ -273,8 +281,10 @@ static void run_configs(const char *proto, bool dual, uint64_t seed)
 			rand_addr(&r, v6, dbuf[i], sizeof(dbuf[i]));
 			srcs[i] = sbuf[i];
 			dsts[i] = dbuf[i];
-			/* unique ports: a datagram is known by its source */
-			sports[i] = (uint16_t)(20000 + i * 97 + below(&r, 97));
+			/* unique ports: a datagram is known by its source;
+			 * below the ephemeral ports, one of which is the
+			 * group's (a client bound to it is refused) */
+			sports[i] = (uint16_t)(20000 + i * 70 + below(&r, 70));
 			plens[i] = below(&r, 5);
 			for (k = 0; k < plens[i]; k++)
 				pls[i][k] = (uint8_t)rnd(&r);
@@ -307,8 +317,8 @@ static void run_configs(const char *proto, bool dual, uint64_t seed)
 			} else {
 				continue; /* sent in one batch below */
 			}
-			snprintf(what, sizeof(what), "%s %s:%u -> %s",
-				 proto, srcs[i], sports[i], dsts[i]);
+			snprintf(what, sizeof(what), "%s %s:%u -> %s", proto,
+				 srcs[i], sports[i], dsts[i]);
 			check_one(&g, landing[i], &e[i], what, conf, &wrong);
 			checked++;
 		}
@@ -333,18 +343,278 @@ static void run_configs(const char *proto, bool dual, uint64_t seed)
 		su_free(&g);
 	}
 	CHECK(checked >= NCONFIGS * (g_proto_is_tcp(proto) ? NTCP / 2 :
-							      NFLOWS / 2),
+							     NFLOWS / 2),
 	      "only %d flows checked", checked);
 }
 
-#define T_DIFF(name, proto, dual, seed)                                    \
-	TEST_TIMEOUT(name, 120)                                              \
-	{                                                                    \
-		make_local();                                                \
-		run_configs(proto, dual, seed_of(seed));                     \
+#define T_DIFF(name, proto, dual, seed)                  \
+	TEST_TIMEOUT(name, 120)                          \
+	{                                                \
+		make_local();                            \
+		run_configs(proto, dual, seed_of(seed)); \
 	}
 
 T_DIFF(udp4, "udp", false, 0x1234567)
 T_DIFF(udp_dual, "udp", true, 0x2345678)
 T_DIFF(tcp4, "tcp", false, 0x3456789)
 T_DIFF(tcp_dual, "tcp", true, 0x456789a)
+
+/* ---- clustered IPv6 sets ---- */
+
+#define NCLUSTER_FLOWS 200
+
+static void fmt6(sk_u128 a, char *buf, size_t sz)
+{
+	struct in6_addr in6;
+	int i;
+
+	for (i = 15; i >= 0; i--, a >>= 8)
+		in6.s6_addr[i] = (uint8_t)a;
+	inet_ntop(AF_INET6, &in6, buf, (socklen_t)sz);
+}
+
+static sk_u128 rnd128(struct rnd *r)
+{
+	return (sk_u128)rnd(r) << 96 | (sk_u128)rnd(r) << 64 |
+	       (sk_u128)rnd(r) << 32 | rnd(r);
+}
+
+static sk_u128 mask128(int len)
+{
+	return len <= 0	  ? 0 :
+	       len >= 128 ? ~(sk_u128)0 :
+			    ~(((sk_u128)1 << (128 - len)) - 1);
+}
+
+/* an address on or next to an edge of a range of the rules' sets, or in
+ * one, or anywhere in 2001:db8::/32 */
+static sk_u128 pick6(struct rnd *r, const struct sksteer_service *svc)
+{
+	const sk_u128 db8 = (sk_u128)0x20010db8 << 96;
+	const struct sk_addrset *s = NULL;
+	const struct sk_range6 *g;
+	size_t i;
+
+	for (i = 0; i < 4 && !(s && s->n6); i++) {
+		const struct sk_rule *ru =
+			&svc->rules[below(r, (uint32_t)svc->nrules)];
+
+		s = below(r, 2) ? &ru->from : &ru->to;
+	}
+	if (!s || !s->n6 || below(r, 10) == 0)
+		return db8 | (rnd128(r) & ~mask128(32));
+	g = &s->v6[below(r, (uint32_t)s->n6)];
+	switch (below(r, 5)) {
+	case 0:
+		return g->lo - 1;
+	case 1:
+		return g->lo;
+	case 2:
+		return g->hi;
+	case 3:
+		return g->hi + 1;
+	default:
+		return g->lo + ((g->hi - g->lo) >> below(r, 128));
+	}
+}
+
+/*
+ * Datagrams from and to addresses on the edges of the service's IPv6
+ * ranges, each where the reference matcher says, through the kernel.
+ */
+static void check_clustered(const char *name, const char *conf, struct rnd *r)
+{
+	static char sbuf[NCLUSTER_FLOWS][48], dbuf[NCLUSTER_FLOWS][48];
+	const char *srcs[NCLUSTER_FLOWS], *dsts[NCLUSTER_FLOWS];
+	uint8_t pls[NCLUSTER_FLOWS][4];
+	size_t plens[NCLUSTER_FLOWS];
+	uint16_t sports[NCLUSTER_FLOWS];
+	struct expect e[NCLUSTER_FLOWS];
+	const sk_u128 db8 = (sk_u128)0x20010db8 << 96;
+	struct su_group g;
+	int i, wrong = 0, checked = 0;
+	char what[160];
+
+	su_setup(&g, conf);
+	for (i = 0; i < NCLUSTER_FLOWS; i++) {
+		sk_u128 s = pick6(r, g.svc), d = pick6(r, g.svc);
+		size_t k;
+
+		/* the namespace's local routes cover 2001:db8::/32 only */
+		if ((s >> 96) != 0x20010db8)
+			s = db8 | (s & ~mask128(32));
+		if ((d >> 96) != 0x20010db8)
+			d = db8 | (d & ~mask128(32));
+		fmt6(s, sbuf[i], sizeof(sbuf[i]));
+		fmt6(d, dbuf[i], sizeof(dbuf[i]));
+		srcs[i] = sbuf[i];
+		dsts[i] = dbuf[i];
+		/* unique, and below the ephemeral ports (the group's) */
+		sports[i] = (uint16_t)(20000 + i * 60 + below(r, 60));
+		plens[i] = below(r, 5);
+		for (k = 0; k < plens[i]; k++)
+			pls[i][k] = (uint8_t)below(r, 4);
+		reference(&g, srcs[i], dsts[i], sports[i], pls[i], plens[i],
+			  &e[i]);
+	}
+	for (i = 0; i < NCLUSTER_FLOWS; i++) {
+		uint16_t port = sports[i];
+		int landing;
+
+		snprintf(what, sizeof(what),
+			 "%s: udp [%s]:%u -> %s (%zu bytes)", name, srcs[i],
+			 sports[i], dsts[i], plens[i]);
+		if (e[i].kind == SKSTEER_TARGET_DROP) {
+			if (!CHECK_REFUSED_FLOW(&g, srcs[i], dsts[i], port,
+						pls[i], plens[i]))
+				wrong++;
+		} else {
+			landing = su_udp(&g, srcs[i], dsts[i], &port, pls[i],
+					 plens[i]);
+			check_one(&g, landing, &e[i], what, conf, &wrong);
+		}
+		checked++;
+	}
+	su_free(&g);
+	CHECK(checked == NCLUSTER_FLOWS, "%s: %d flows checked", name, checked);
+}
+
+/* Tables whose index straddles the two 64-bit halves of an address, for
+ * @conf's IPv6 trees: the shape the program once got wrong. */
+static unsigned int straddling(const char *conf)
+{
+	struct sksteer_config *cfg;
+	struct sk_layout lay;
+	struct sk_tables t;
+	unsigned int n = 0;
+	size_t i;
+	int k;
+
+	cfg = sksteer_config__parse_string(conf, strlen(conf), "c.conf", NULL);
+	ASSERT(cfg, "parse: %s", tl_messages());
+	ASSERT(!sk_layout_declared(sksteer_config__service(cfg, 0), &lay),
+	       "layout");
+	ASSERT(!sk_tables_build(sksteer_config__service(cfg, 0), &lay, &t),
+	       "tables: %s", tl_messages());
+	for (k = SKS_TREE_SRC6; k <= SKS_TREE_DST6; k++)
+		n += t.root[k].bits && t.root[k].shift < 64 &&
+		     t.root[k].shift + t.root[k].bits > 64;
+	for (i = 0; i < t.nbuckets; i++)
+		n += (t.buckets[i].flags & SKS_BUCKET_TABLE) &&
+		     t.buckets[i].shift < 64 &&
+		     t.buckets[i].shift + t.buckets[i].bits > 64;
+	sk_tables_free(&t);
+	sk_layout_free(&lay);
+	sksteer_config__free(cfg);
+	return n;
+}
+
+/*
+ * @n prefixes of 2001:db8::/32 in a few clusters (hosts and small
+ * prefixes crowded in /57s to /66s, where an index crosses the halves),
+ * a few spread out.
+ */
+static size_t clustered_set(struct rnd *r, int n, char *buf, size_t sz,
+			    size_t len)
+{
+	static const int clen[] = { 48, 56, 57, 58, 60, 61, 62, 63, 64, 65 };
+	const sk_u128 db8 = (sk_u128)0x20010db8 << 96;
+	sk_u128 cb[4];
+	int cl[4], nc = 1 + (int)below(r, 4), i, k;
+	char a[48];
+
+	for (k = 0; k < nc; k++) {
+		cl[k] = clen[below(r, ARRAY_SIZE(clen))];
+		cb[k] = (db8 | (rnd128(r) & ~mask128(32))) & mask128(cl[k]);
+	}
+	for (i = 0; i < n; i++) {
+		int l;
+		sk_u128 base;
+
+		k = (int)below(r, (uint32_t)nc);
+		l = below(r, 10) < 6 ? 128 :
+		    cl[k] < 58	     ? 64 :
+				       cl[k] + 8 + (int)below(r, 50);
+		base = below(r, 20) ? cb[k] : db8;
+		fmt6((base |
+		      (rnd128(r) & ~mask128(below(r, 20) ? cl[k] : 32))) &
+			     mask128(l),
+		     a, sizeof(a));
+		len = cat(buf, sz, len, "    %s/%d\n", a, l);
+	}
+	return len;
+}
+
+/*
+ * Clustered IPv6 sets, 600 range boundaries and more, through the real
+ * kernel with each backend: the eBPF trees' tables (their index bits
+ * across the 64-bit halves of the address, the shapes that once went to
+ * the wrong pool: /64s crowded in a /57, a hundred hosts in one /64) and
+ * the classic program's word compares, against the reference matcher.
+ * Host routes cost the classic program about twelve instructions a
+ * boundary: its sets of them are half as large.
+ */
+TEST_TIMEOUT(udp_clustered_ipv6, 180)
+{
+	static char conf[64 << 10];
+	struct rnd r = { seed_of(0x6c1057) };
+	unsigned int straddle = 0;
+	int i, c, big = su_ebpf() ? 2 : 1;
+	size_t len;
+
+	make_local();
+	tl_sh("ip -6 route add local 2001:db8::/32 dev lo");
+
+	/* 40 non-adjacent /64s in one /57 and 260 elsewhere: 600
+	 * boundaries */
+	len = cat(conf, sizeof(conf), 0,
+		  "service k {\n  listen udp [::]:0\n  pool a 2\n  pool b 1\n"
+		  "  set isp {\n");
+	for (i = 0; i < 40; i++)
+		len = cat(conf, sizeof(conf), len, "    2001:db8:0:%x::/64\n",
+			  2 * i);
+	for (i = 0; i < 260; i++)
+		len = cat(conf, sizeof(conf), len, "    2001:db8:%x::/64\n",
+			  2 * i + 1);
+	cat(conf, sizeof(conf), len,
+	    "  }\n  rule from @isp pool a\n  default pool b\n}\n");
+	straddle += straddling(conf);
+	check_clustered("/64s in a /57", conf, &r);
+
+	/* a hundred hosts in one /64, and hosts in four adjacent /64s */
+	len = cat(conf, sizeof(conf), 0,
+		  "service k {\n  listen udp [::]:0\n  pool a 2\n  pool b 2\n"
+		  "  pool c 1\n  set h {\n");
+	for (i = 0; i < 50 * big; i++)
+		len = cat(conf, sizeof(conf), len,
+			  "    2001:db8:0:1:%x:%x:%x:%x\n", rnd(&r) & 0xffff,
+			  rnd(&r) & 0xffff, rnd(&r) & 0xffff, rnd(&r) & 0xffff);
+	len = cat(conf, sizeof(conf), len, "  }\n  set q {\n");
+	for (i = 0; i < 100 * big; i++)
+		len = cat(conf, sizeof(conf), len, "    2001:db8:0:%x:%x::%x\n",
+			  below(&r, 4) + 4, below(&r, 4) << 14,
+			  rnd(&r) & 0xffff);
+	cat(conf, sizeof(conf), len,
+	    "  }\n  rule from @h payload 0 u8 < 2 pool a\n"
+	    "  rule to @q pool b by payload 1:1\n"
+	    "  rule from 2001:db8:0:1::/64 pool c\n  default hash\n}\n");
+	straddle += straddling(conf);
+	check_clustered("hosts in /64s", conf, &r);
+
+	for (c = 0; c < 3; c++) {
+		len = cat(conf, sizeof(conf), 0,
+			  "service k {\n  listen udp [::]:0\n  pool a 2\n"
+			  "  pool b 3\n  set s {\n");
+		len = clustered_set(&r, 160 * big, conf, sizeof(conf), len);
+		len = cat(conf, sizeof(conf), len, "  }\n  set t {\n");
+		len = clustered_set(&r, 12, conf, sizeof(conf), len);
+		cat(conf, sizeof(conf), len,
+		    "  }\n  rule to @t sport 20000-30000 hash\n"
+		    "  rule from @s payload 0 u8 & 1 == 1 pool a\n"
+		    "  rule to @t pool b\n  default pool b\n}\n");
+		straddle += straddling(conf);
+		check_clustered("clustered", conf, &r);
+	}
+	CHECK(straddle > 0, "no configuration had a table whose index "
+			    "straddles the 64-bit halves");
+}
