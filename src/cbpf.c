@@ -913,7 +913,7 @@ static void too_long(const struct sksteer_service *svc, size_t n,
 	sk_warn("service '%s': the classic BPF program needs %s%zu "
 		"instructions, more than the kernel's limit of %d; use "
 		"'backend ebpf' (prefix sets cost about one instruction per "
-		"IPv4 range boundary and six per IPv6 one, a rule a few "
+		"IPv4 range boundary and five to twelve per IPv6 one, a rule a few "
 		"more)\n",
 		svc->name, at_least ? "at least " : "", n,
 		SKSTEER_CBPF_MAX_INSNS);

@@ -1321,22 +1321,11 @@ out:
 static int update_precheck(const struct sksteer_group *grp,
 			   const struct sksteer_service *nsvc)
 {
-	struct sk_layout lay;
-	struct sk_tables t;
-	int err;
-
 	if (grp->ops->kind == SKSTEER_BACKEND_CBPF)
 		return cbpf_precheck(grp, nsvc);
-	/* eBPF: the limits of the tables; the program itself is loaded (and
-	 * verified) before it replaces anything */
-	err = sk_layout_declared(nsvc, &lay);
-	if (err)
-		return err;
-	err = sk_tables_build(nsvc, &lay, &t);
-	if (!err)
-		sk_tables_free(&t);
-	sk_layout_free(&lay);
-	return err;
+	/* eBPF: the tables fit and the verifier takes the program, before a
+	 * socket is created or closed */
+	return sk_ebpf_verify(nsvc, NULL);
 }
 
 /*

@@ -116,6 +116,24 @@ static void decide(const struct sksteer_service *svc,
 		}
 		break;
 	}
+	/* permission is not enough: the verifier must take the program,
+	 * which a group would load at start; say so now, not then */
+	if (v->resolved == SKSTEER_BACKEND_EBPF) {
+		char *why;
+		int err;
+
+		msgs_capture_begin();
+		err = tool_ebpf_verify(svc);
+		why = msgs_capture_end();
+		if (err) {
+			strip_service_prefix(why, svc);
+			v->resolved = SKSTEER_BACKEND_DEFAULT;
+			snprintf(v->reason, sizeof(v->reason),
+				 "the kernel refuses the eBPF program: %s",
+				 why ? why : strerror(-err));
+		}
+		free(why);
+	}
 }
 
 static const char *family_desc(const struct sksteer_service *svc)

@@ -6,6 +6,7 @@
 
 #include "internal.h"
 #include "tables.h"
+#include "ebpf.h"
 #include "model.h"
 
 static struct sk_set *set_at(const struct sksteer_config *cfg,
@@ -233,4 +234,9 @@ out_free_layout:
 out_free_buf:
 	free(buf);
 	return err < 0 ? err : 0;
+}
+
+int tool_ebpf_verify(const struct sksteer_service *svc)
+{
+	return sk_ebpf_verify(svc, NULL);
 }

@@ -53,6 +53,12 @@ void tool_default_target(const struct sksteer_service *svc, char *buf,
 enum sksteer_target_kind tool_default_kind(const struct sksteer_service *svc);
 
 /*
+ * Would the kernel load the eBPF program for @svc as declared? 0, or a
+ * negative errno with the reason printed by the library (needs CAP_BPF).
+ */
+int tool_ebpf_verify(const struct sksteer_service *svc);
+
+/*
  * What the eBPF backend's tables say for @flow (declared sockets, all
  * open): evaluated the way bpf/sksteer.bpf.c reads them. 0, -E2BIG (and
  * the like) when the eBPF backend cannot take the service, with the

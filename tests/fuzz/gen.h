@@ -269,7 +269,7 @@ static inline void gen_prefix(struct gen_rng *r, const struct gen_space *sp,
 static inline void gen_big_set(struct gen_rng *r, int fam, int n,
 			       unsigned int extra_pct, struct gen_buf *b)
 {
-	int k = 0, i, j;
+	int k = 1, i, j; /* at least two slots: every shift stays below 32 */
 
 	while ((1 << k) < n)
 		k++;
