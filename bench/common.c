@@ -17,11 +17,6 @@
 #include <bpf/bpf.h>
 
 #include "common.h"
-#include "ebpf.h"
-
-/* Until the group code attaches eBPF programs, sksteer_group__prog_fd()
- * may not exist in the library: resolve it weakly. */
-#pragma weak sksteer_group__prog_fd
 
 const char *bc_prog_name = "bench";
 
@@ -85,17 +80,17 @@ struct blk {
 	int len;
 };
 
-#define V4(a, b, c, d)                                                       \
-	((sk_u128)((uint32_t)(a) << 24 | (uint32_t)(b) << 16 |               \
+#define V4(a, b, c, d)                                         \
+	((sk_u128)((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | \
 		   (uint32_t)(c) << 8 | (uint32_t)(d)))
 
 /* Special-purpose and address-plan blocks no generated prefix touches. */
 static const struct blk excl4[] = {
-	{ V4(0, 0, 0, 0), 8 },	    { V4(10, 0, 0, 0), 8 },
-	{ V4(100, 64, 0, 0), 10 },  { V4(127, 0, 0, 0), 8 },
-	{ V4(169, 254, 0, 0), 16 }, { V4(172, 16, 0, 0), 12 },
-	{ V4(192, 0, 0, 0), 24 },   { V4(192, 0, 2, 0), 24 },
-	{ V4(192, 168, 0, 0), 16 }, { V4(198, 18, 0, 0), 15 },
+	{ V4(0, 0, 0, 0), 8 },	     { V4(10, 0, 0, 0), 8 },
+	{ V4(100, 64, 0, 0), 10 },   { V4(127, 0, 0, 0), 8 },
+	{ V4(169, 254, 0, 0), 16 },  { V4(172, 16, 0, 0), 12 },
+	{ V4(192, 0, 0, 0), 24 },    { V4(192, 0, 2, 0), 24 },
+	{ V4(192, 168, 0, 0), 16 },  { V4(198, 18, 0, 0), 15 },
 	{ V4(198, 51, 100, 0), 24 }, { V4(203, 0, 113, 0), 24 },
 	{ V4(224, 0, 0, 0), 3 },
 };
@@ -143,10 +138,9 @@ static int len4(struct bc_rng *r)
 {
 	static const struct {
 		int len, permille;
-	} d[] = { { 24, 580 }, { 23, 90 }, { 22, 120 }, { 21, 50 },
-		  { 20, 50 },  { 19, 40 }, { 18, 20 },	{ 17, 15 },
-		  { 16, 25 },  { 15, 4 },  { 14, 3 },	{ 13, 2 },
-		  { 12, 1 } };
+	} d[] = { { 24, 580 }, { 23, 90 }, { 22, 120 }, { 21, 50 }, { 20, 50 },
+		  { 19, 40 },  { 18, 20 }, { 17, 15 },	{ 16, 25 }, { 15, 4 },
+		  { 14, 3 },   { 13, 2 },  { 12, 1 } };
 	int x = (int)bc_below(r, 1000);
 	size_t i;
 
@@ -162,9 +156,10 @@ static int len6(struct bc_rng *r)
 {
 	static const struct {
 		int len, permille;
-	} d[] = { { 48, 450 }, { 32, 150 }, { 44, 100 }, { 40, 80 },
-		  { 36, 50 },  { 29, 40 },  { 56, 50 },	 { 46, 30 },
-		  { 47, 20 },  { 64, 30 } };
+	} d[] = {
+		{ 48, 450 }, { 32, 150 }, { 44, 100 }, { 40, 80 }, { 36, 50 },
+		{ 29, 40 },  { 56, 50 },  { 46, 30 },  { 47, 20 }, { 64, 30 }
+	};
 	int x = (int)bc_below(r, 1000);
 	size_t i;
 
@@ -388,8 +383,8 @@ int bc_addr_add(const char *ifname, int family, const void *addr, int plen)
 	ssize_t n;
 
 	req.nh.nlmsg_type = RTM_NEWADDR;
-	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE |
-			     NLM_F_REPLACE;
+	req.nh.nlmsg_flags =
+		NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
 	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifa));
 	req.ifa.ifa_family = (uint8_t)family;
 	req.ifa.ifa_prefixlen = (uint8_t)plen;
@@ -402,7 +397,8 @@ int bc_addr_add(const char *ifname, int family, const void *addr, int plen)
 	rta->rta_type = IFA_LOCAL;
 	rta->rta_len = (unsigned short)RTA_LENGTH(alen);
 	memcpy(RTA_DATA(rta), addr, alen);
-	req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+	req.nh.nlmsg_len =
+		NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
 	rta = (struct rtattr *)((char *)&req + req.nh.nlmsg_len);
 	rta->rta_type = IFA_ADDRESS;
 	rta->rta_len = (unsigned short)RTA_LENGTH(alen);
@@ -585,128 +581,62 @@ int bc_reuseport_socks(int family, int type, const void *addr, int n,
 			len = sizeof(ss);
 			if (getsockname(fd, (struct sockaddr *)&ss, &len))
 				return -errno;
-			*port = ntohs(family == AF_INET ?
-					      ((struct sockaddr_in *)&ss)->sin_port :
-					      ((struct sockaddr_in6 *)&ss)
-						      ->sin6_port);
+			*port = ntohs(
+				family == AF_INET ?
+					((struct sockaddr_in *)&ss)->sin_port :
+					((struct sockaddr_in6 *)&ss)
+						->sin6_port);
 		}
 	}
 	return 0;
 }
 
-static int egroup_manual(const struct sksteer_service *svc, struct bc_egroup *g)
-{
-	struct sk_layout lay;
-	int type = svc->proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
-	int family = svc->addr.ss_family, err;
-	const void *addr;
-	unsigned int i;
-
-	addr = family == AF_INET ?
-		       (const void *)&((const struct sockaddr_in *)&svc->addr)
-			       ->sin_addr :
-		       (const void *)&((const struct sockaddr_in6 *)&svc->addr)
-			       ->sin6_addr;
-	g->nfds = svc->nsockets;
-	g->fds = malloc(g->nfds * sizeof(int));
-	if (!g->fds)
-		return -ENOMEM;
-	for (i = 0; i < g->nfds; i++)
-		g->fds[i] = -1;
-	g->port = 0;
-	err = bc_reuseport_socks(family, type, addr, (int)g->nfds, &g->port,
-				 g->fds);
-	if (err)
-		return err;
-	err = sk_layout_declared(svc, &lay);
-	if (err)
-		return err;
-	g->ebpf = sk_ebpf_load(svc, &lay, NULL);
-	sk_layout_free(&lay);
-	if (!g->ebpf)
-		return -errno;
-	for (i = 0; i < g->nfds; i++) {
-		uint64_t v = (uint64_t)g->fds[i];
-
-		if (bpf_map_update_elem(sk_ebpf_sockarray_fd(g->ebpf), &i, &v,
-					BPF_NOEXIST))
-			return -errno;
-	}
-	g->prog_fd = sk_ebpf_prog_fd(g->ebpf);
-	if (setsockopt(g->fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF,
-		       &g->prog_fd, sizeof(g->prog_fd)))
-		return -errno;
-	g->table_bytes = sk_ebpf_table_bytes(g->ebpf);
-	return 0;
-}
-
 int bc_egroup_create(const struct sksteer_service *svc, struct bc_egroup *g)
 {
-	SKSTEER_OPTS(sksteer_group_opts, opts,
-		     .backend = SKSTEER_BACKEND_EBPF);
-	sksteer_print_fn_t old;
+	SKSTEER_OPTS(sksteer_group_opts, opts, .backend = SKSTEER_BACKEND_EBPF);
 	uint64_t t0 = bc_now_ns();
 	unsigned int i, n;
 	int err;
 
 	memset(g, 0, sizeof(*g));
 	g->prog_fd = -1;
-	if (sksteer_group__prog_fd) {
-		/* the group code says why it cannot: only then go manual */
-		old = sksteer_set_print(NULL);
-		g->grp = sksteer_group__create(svc, &opts);
-		sksteer_set_print(old);
-	}
-	if (!g->grp) {
-		g->manual = true;
-		err = egroup_manual(svc, g);
-		if (err) {
-			bc_egroup_free(g);
-			return err;
-		}
-		g->load_ms = (double)(bc_now_ns() - t0) / 1e6;
-		return 0;
-	}
+	g->grp = sksteer_group__create(svc, &opts);
+	if (!g->grp)
+		return -errno;
 	g->load_ms = (double)(bc_now_ns() - t0) / 1e6;
 	g->prog_fd = sksteer_group__prog_fd(g->grp);
 	if (g->prog_fd < 0) {
 		err = g->prog_fd;
-		bc_egroup_free(g);
-		return err;
+		goto err_free_group;
 	}
 	g->port = (uint16_t)sksteer_group__port(g->grp);
 	n = sksteer_group__socket_cnt(g->grp);
 	g->fds = malloc((n ? n : 1) * sizeof(int));
-	if (!g->fds)
-		return -ENOMEM;
+	if (!g->fds) {
+		err = -ENOMEM;
+		goto err_free_group;
+	}
 	/* declared order: pools in order, a pool's sockets by index */
 	for (i = 0; i < n; i++) {
 		SKSTEER_OPTS(sksteer_socket_info, info);
 
 		err = sksteer_group__socket(g->grp, i, &info);
-		if (err) {
-			bc_egroup_free(g);
-			return err;
-		}
+		if (err)
+			goto err_free_group;
 		g->fds[i] = info.fd;
 	}
 	g->nfds = n;
 	g->table_bytes = bc_prog_map_bytes(g->prog_fd);
 	return 0;
+
+err_free_group:
+	bc_egroup_free(g);
+	return err;
 }
 
 void bc_egroup_free(struct bc_egroup *g)
 {
-	unsigned int i;
-
-	if (g->grp) {
-		sksteer_group__free(g->grp);
-	} else {
-		for (i = 0; g->fds && i < g->nfds; i++)
-			if (g->fds[i] >= 0)
-				close(g->fds[i]);
-		sk_ebpf_free(g->ebpf);
-	}
+	sksteer_group__free(g->grp);
 	free(g->fds);
 	memset(g, 0, sizeof(*g));
 	g->prog_fd = -1;

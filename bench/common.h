@@ -2,8 +2,7 @@
 /*
  * Shared by the benchmark programs: deterministic prefix sets and traffic,
  * robust statistics, CPU pinning, network namespaces and addresses, and
- * the eBPF contender (public API when the group code has the eBPF
- * backend, else the program loaded by hand into a group we build).
+ * the eBPF contender.
  */
 #ifndef __SKSTEER_BENCH_COMMON_H
 #define __SKSTEER_BENCH_COMMON_H
@@ -22,7 +21,8 @@
 
 extern const char *bc_prog_name;
 
-void bc_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void bc_die(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
 void bc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* libsksteer's messages: warnings only, prefixed with the program name */
 void bc_quiet_lib(void);
@@ -105,23 +105,16 @@ size_t bc_build_udp(uint8_t *buf, int family, sk_u128 src, sk_u128 dst,
 
 struct sksteer_config *bc_parse(const char *text);
 
-/*
- * An eBPF-steered group of @svc. With the group code's eBPF backend it is
- * sksteer_group__create(backend ebpf); until that exists, the program is
- * loaded with sk_ebpf_load() and attached to sockets created here in
- * declared order (sockarray key = declared position), as the backend
- * will do.
- */
+/* An eBPF-steered group of @svc (sksteer_group__create, backend ebpf),
+ * its sockets in declared order and its program. */
 struct bc_egroup {
-	struct sksteer_group *grp; /* public path */
-	struct sk_ebpf *ebpf;	   /* manual path */
-	int *fds;		   /* per declared position */
+	struct sksteer_group *grp;
+	int *fds; /* per declared position */
 	unsigned int nfds;
 	int prog_fd;
 	uint16_t port;
-	bool manual;
-	double load_ms;	    /* tables built, program loaded and attached */
-	size_t table_bytes; /* 0 when unknown */
+	double load_ms; /* tables built, program loaded and attached */
+	size_t table_bytes; /* the program's array maps */
 };
 
 int bc_egroup_create(const struct sksteer_service *svc, struct bc_egroup *g);

@@ -94,7 +94,7 @@ static struct {
 	int rounds, passes, chunk, npkts, cpu;
 	unsigned int to_share; /* 1 in N packets to a rule destination */
 	uint64_t seed;
-	const char *csv, *cbpf_csv;
+	const char *csv, *cbpf_csv, *md;
 	bool verbose;
 } opt = {
 	.scales = { 4, 1000, 100000 },
@@ -116,7 +116,8 @@ static int raw_fd = -1;
 static sk_u128 dest_addr(int family, int i)
 {
 	if (family == AF_INET)
-		return (sk_u128)(0xc6336400u | (uint32_t)(i + 1)); /* 198.51.100.x */
+		return (sk_u128)(0xc6336400u |
+				 (uint32_t)(i + 1)); /* 198.51.100.x */
 	return (sk_u128)0x20010db8u << 96 | (sk_u128)(i + 1);
 }
 
@@ -139,7 +140,8 @@ static void add_dest_addrs(int family)
 
 		for (j = n - 1; j >= 0; j--, a >>= 8)
 			b[j] = (uint8_t)a;
-		err = bc_addr_add("lo", family, b, family == AF_INET ? 32 : 128);
+		err = bc_addr_add("lo", family, b,
+				  family == AF_INET ? 32 : 128);
 		if (err && err != -EEXIST)
 			bc_die("adding an address to lo: %s", strerror(-err));
 	}
@@ -236,8 +238,7 @@ static void make_traffic(struct contender *c, int family,
 }
 
 /* expected pools (reference matcher) and the classic BPF figures */
-static void check_traffic(struct contender *c, int family,
-			  struct cbpf_row *row)
+static void check_traffic(struct contender *c, int family, struct cbpf_row *row)
 {
 	struct sksteer_prog *prog;
 	struct sk_layout lay;
@@ -282,7 +283,8 @@ static void check_traffic(struct contender *c, int family,
 		steps += res.steps;
 		if (res.steps > row->worst)
 			row->worst = res.steps;
-		if (res.ret != sksteer_pool__first(&c->svc->pools[m.target.pool]))
+		if (res.ret !=
+		    sksteer_pool__first(&c->svc->pools[m.target.pool]))
 			row->wrong++;
 	}
 	row->mean = prog ? (double)steps / (double)c->npkts : 0;
@@ -417,7 +419,8 @@ static void drain(struct contender *c, uint64_t want)
 					if (pay[0] != (uint32_t)(c - cont) ||
 					    pay[1] >= c->npkts ||
 					    (c->expect[pay[1]] >= 0 &&
-					     c->expect[pay[1]] != c->sock_pool[i]))
+					     c->expect[pay[1]] !=
+						     c->sock_pool[i]))
 						c->misrouted++;
 				}
 			}
@@ -483,8 +486,8 @@ static void measure(void)
 				order[i] = i;
 			shuffle(order, ncont, &r);
 			for (i = 0; i < ncont; i++)
-				s[order[i]] = run_chunk(&cont[order[i]],
-							opt.chunk);
+				s[order[i]] =
+					run_chunk(&cont[order[i]], opt.chunk);
 			for (i = 0; i < ncont; i++) {
 				cont[i].sample[ps] = s[i];
 				cont[i].dfloor[ps] = s[i] - s[C_FLOOR];
@@ -497,10 +500,8 @@ static void measure(void)
 			struct contender *c = &cont[i];
 
 			c->round_ns[rd] = bc_stat(c->sample, opt.passes).med;
-			c->round_floor[rd] =
-				bc_stat(c->dfloor, opt.passes).med;
-			c->round_empty[rd] =
-				bc_stat(c->dempty, opt.passes).med;
+			c->round_floor[rd] = bc_stat(c->dfloor, opt.passes).med;
+			c->round_empty[rd] = bc_stat(c->dempty, opt.passes).med;
 		}
 		if (opt.verbose) {
 			fprintf(stderr, "round %d:", rd);
@@ -517,6 +518,69 @@ static void fmt_stat(char *buf, size_t sz, struct bc_stat s)
 	snprintf(buf, sz, "%6.1f [%5.1f..%5.1f]", s.med, s.min, s.max);
 }
 
+static void write_md(int family, const struct cbpf_row *rows, int nrows)
+{
+	FILE *f = fopen(opt.md, "a");
+	int v = family == AF_INET ? 4 : 6, i;
+
+	if (!f)
+		bc_die("writing %s: %s", opt.md, strerror(errno));
+	fprintf(f,
+		"| IPv%d eBPF | ns per run, median (min–max) | above the "
+		"floor | above the empty program | map memory | load ms |\n"
+		"|---|---|---|---|---|---|\n",
+		v);
+	for (i = 0; i < ncont; i++) {
+		const struct contender *c = &cont[i];
+		struct bc_stat s = bc_stat(c->round_ns, opt.rounds);
+		struct bc_stat fl = bc_stat(c->round_floor, opt.rounds);
+		struct bc_stat e = bc_stat(c->round_empty, opt.rounds);
+		char name[64], a[64] = "–", b[64] = "–", mem[32] = "–",
+			       lm[32] = "–";
+
+		if (c->kind == C_SKSTEER) {
+			snprintf(name, sizeof(name),
+				 "sksteer, 4 `to` rules + %zu source prefixes",
+				 c->prefixes);
+			if (c->eg.table_bytes >= 1048576)
+				snprintf(mem, sizeof(mem), "%.1f MiB",
+					 (double)c->eg.table_bytes / 1048576.0);
+			else
+				snprintf(mem, sizeof(mem), "%.0f KiB",
+					 (double)c->eg.table_bytes / 1024.0);
+			snprintf(lm, sizeof(lm), "%.0f", c->eg.load_ms);
+		} else {
+			snprintf(name, sizeof(name), "%s program", c->label);
+		}
+		if (c->kind == C_SKSTEER)
+			snprintf(a, sizeof(a), "%+.1f (%+.1f – %+.1f)", fl.med,
+				 fl.min, fl.max);
+		if (c->kind != C_EMPTY)
+			snprintf(b, sizeof(b), "%+.1f (%+.1f – %+.1f)", e.med,
+				 e.min, e.max);
+		fprintf(f, "| %s | %.1f (%.1f–%.1f) | %s | %s | %s | %s |\n",
+			name, s.med, s.min, s.max, a, b, mem, lm);
+	}
+	fprintf(f,
+		"\n| IPv%d classic BPF, source prefixes | program length "
+		"(limit 4096) | instructions executed per datagram, mean | "
+		"worst |\n|---|---|---|---|\n",
+		v);
+	for (i = 0; i < nrows; i++) {
+		if (rows[i].fits)
+			fprintf(f, "| %zu | %zu | %.1f | %u |\n",
+				rows[i].prefixes, rows[i].insns, rows[i].mean,
+				rows[i].worst);
+		else
+			fprintf(f,
+				"| %zu | does not fit (about %zu) | – | – "
+				"|\n",
+				rows[i].prefixes, rows[i].estimate);
+	}
+	fprintf(f, "\n");
+	fclose(f);
+}
+
 static int report(int family, const struct cbpf_row *rows, int nrows)
 {
 	FILE *csv = NULL;
@@ -530,9 +594,10 @@ static int report(int family, const struct cbpf_row *rows, int nrows)
 		if (!csv)
 			bc_die("opening %s: %s", opt.csv, strerror(errno));
 		if (fresh)
-			fprintf(csv, "family,contender,prefixes,stat,ns_per_run,"
-				     "above_floor,above_empty,runs_per_pkt,"
-				     "table_bytes,load_ms,path\n");
+			fprintf(csv,
+				"family,contender,prefixes,stat,ns_per_run,"
+				"above_floor,above_empty,runs_per_pkt,"
+				"table_bytes,load_ms\n");
 	}
 	printf("\nIPv%d: eBPF program cost, ns per run (kernel "
 	       "run_time_ns/run_cnt), median [min..max] of %d rounds\n",
@@ -550,15 +615,15 @@ static int report(int family, const struct cbpf_row *rows, int nrows)
 
 		if (c->kind == C_SKSTEER) {
 			if (c->eg.table_bytes)
-				snprintf(tb, sizeof(tb), "%.1fMiB",
-					 (double)c->eg.table_bytes / 1048576.0);
+				snprintf(tb, sizeof(tb), "%.0fKiB",
+					 (double)c->eg.table_bytes / 1024.0);
 			snprintf(lm, sizeof(lm), "%.0f", c->eg.load_ms);
 		}
 		fmt_stat(a, sizeof(a), s);
 		fmt_stat(b, sizeof(b), f);
 		fmt_stat(d, sizeof(d), e);
 		printf("%-16s %-22s %-22s %-22s %8.3f %9s %8s\n", c->label, a,
-		       c->kind == C_FLOOR ? "-" : b,
+		       c->kind != C_SKSTEER ? "-" : b,
 		       c->kind == C_EMPTY ? "-" : d, rpp, tb, lm);
 		if (c->misrouted || c->received != c->sent) {
 			printf("FAIL %s: %llu of %llu datagrams in the wrong "
@@ -575,24 +640,21 @@ static int report(int family, const struct cbpf_row *rows, int nrows)
 			       (unsigned long long)c->sent);
 		if (!csv)
 			continue;
-		fprintf(csv, "%d,%s,%zu,median,%.2f,%.2f,%.2f,%.3f,%zu,%.1f,%s\n",
+		fprintf(csv, "%d,%s,%zu,median,%.2f,%.2f,%.2f,%.3f,%zu,%.1f\n",
 			family == AF_INET ? 4 : 6,
 			c->kind == C_SKSTEER ? "sksteer" : c->label,
 			c->prefixes, s.med, f.med, e.med, rpp,
-			c->eg.table_bytes, c->eg.load_ms,
-			c->kind != C_SKSTEER ? "-" :
-			c->eg.manual	     ? "manual" :
-					       "group");
-		fprintf(csv, "%d,%s,%zu,min,%.2f,%.2f,%.2f,,,,\n",
+			c->eg.table_bytes, c->eg.load_ms);
+		fprintf(csv, "%d,%s,%zu,min,%.2f,%.2f,%.2f,,,\n",
 			family == AF_INET ? 4 : 6,
 			c->kind == C_SKSTEER ? "sksteer" : c->label,
 			c->prefixes, s.min, f.min, e.min);
-		fprintf(csv, "%d,%s,%zu,max,%.2f,%.2f,%.2f,,,,\n",
+		fprintf(csv, "%d,%s,%zu,max,%.2f,%.2f,%.2f,,,\n",
 			family == AF_INET ? 4 : 6,
 			c->kind == C_SKSTEER ? "sksteer" : c->label,
 			c->prefixes, s.max, f.max, e.max);
 		for (rd = 0; rd < opt.rounds; rd++)
-			fprintf(csv, "%d,%s,%zu,round%d,%.2f,%.2f,%.2f,,,,\n",
+			fprintf(csv, "%d,%s,%zu,round%d,%.2f,%.2f,%.2f,,,\n",
 				family == AF_INET ? 4 : 6,
 				c->kind == C_SKSTEER ? "sksteer" : c->label,
 				c->prefixes, rd, c->round_ns[rd],
@@ -639,6 +701,8 @@ static int report(int family, const struct cbpf_row *rows, int nrows)
 				rows[i].mean, rows[i].worst);
 		fclose(csv);
 	}
+	if (opt.md)
+		write_md(family, rows, nrows);
 	return fail;
 }
 
@@ -647,7 +711,6 @@ static int run_family(int family)
 	struct baseline_bpf *skel = NULL;
 	struct cbpf_row rows[8] = {};
 	int i, fail;
-	const char *path = "group";
 
 	ncont = 0;
 	add_dest_addrs(family);
@@ -659,8 +722,6 @@ static int run_family(int family)
 		uint64_t t0 = bc_now_ns();
 
 		setup_sksteer(family, opt.scales[i], &rows[i]);
-		if (cont[ncont - 1].eg.manual)
-			path = "manual";
 		if (opt.verbose)
 			fprintf(stderr, "set up %zu prefixes in %.0f ms\n",
 				opt.scales[i],
@@ -670,12 +731,9 @@ static int run_family(int family)
 	make_traffic(&cont[C_EMPTY], family, NULL, 0, opt.seed);
 	make_traffic(&cont[C_FLOOR], family, NULL, 0, opt.seed);
 	printf("progcost: IPv%d, %d contenders, %d rounds x %d passes x %d "
-	       "datagrams each, CPU %d, eBPF group: %s\n",
+	       "datagrams each, CPU %d\n",
 	       family == AF_INET ? 4 : 6, ncont, opt.rounds, opt.passes,
-	       opt.chunk, opt.cpu,
-	       strcmp(path, "manual") ? "sksteer_group__create" :
-					"sk_ebpf_load + manual sockarray "
-					"(group code has no eBPF backend yet)");
+	       opt.chunk, opt.cpu);
 	fflush(stdout);
 	measure();
 	fail = report(family, rows, opt.nscales);
@@ -712,8 +770,12 @@ static void usage(int status)
 		"  --passes N           passes per round (default 15)\n"
 		"  --chunk N            datagrams per contender per pass "
 		"(default 2048)\n"
-		"  --packets N          distinct datagrams per contender "
-		"(default 16384)\n"
+		"  --packets N          distinct datagrams (source addresses) "
+		"per contender,\n"
+		"                       cycled (default 16384; a few hundred "
+		"keep the tables\n"
+		"                       in cache: compute cost without "
+		"memory misses)\n"
 		"  --to-share N         1 in N datagrams to a 'to' rule "
 		"address (default 16)\n"
 		"  --cpu N              CPU to run on (default: the last)\n"
@@ -721,6 +783,7 @@ static void usage(int status)
 		"  --csv FILE           append the eBPF results to FILE\n"
 		"  --cbpf-csv FILE      append the classic BPF figures to "
 		"FILE\n"
+		"  --md FILE            append markdown tables to FILE\n"
 		"  -v                   per-round progress on stderr\n");
 	exit(status);
 }
@@ -752,6 +815,7 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "csv", required_argument, NULL, 'o' },
 		{ "cbpf-csv", required_argument, NULL, 'O' },
+		{ "md", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -813,6 +877,9 @@ int main(int argc, char **argv)
 			break;
 		case 'O':
 			opt.cbpf_csv = optarg;
+			break;
+		case 'm':
+			opt.md = optarg;
 			break;
 		case 'v':
 			opt.verbose = true;
