@@ -46,13 +46,10 @@ SKSTEER_API const char *sksteer_version_string(void);
  * Declare and zero-initialise an options struct, filling in its size:
  *   SKSTEER_OPTS(sksteer_group_opts, opts, .port = 8080);
  */
-#define SKSTEER_OPTS(TYPE, NAME, ...)                                        \
-	struct TYPE NAME = ({                                                \
-		memset(&NAME, 0, sizeof(struct TYPE));                       \
-		(struct TYPE){                                               \
-			.sz = sizeof(struct TYPE),                           \
-			__VA_ARGS__                                          \
-		};                                                           \
+#define SKSTEER_OPTS(TYPE, NAME, ...)                                    \
+	struct TYPE NAME = ({                                            \
+		memset(&NAME, 0, sizeof(struct TYPE));                   \
+		(struct TYPE){ .sz = sizeof(struct TYPE), __VA_ARGS__ }; \
 	})
 
 enum sksteer_print_level {
@@ -82,15 +79,15 @@ struct sksteer_pool;
 
 enum sksteer_backend {
 	SKSTEER_BACKEND_DEFAULT = 0, /* whatever the configuration says */
-	SKSTEER_BACKEND_AUTO,	     /* ebpf when permitted, else cbpf */
+	SKSTEER_BACKEND_AUTO, /* ebpf when permitted, else cbpf */
 	SKSTEER_BACKEND_CBPF,
 	SKSTEER_BACKEND_EBPF,
 };
 
 enum sksteer_target_kind {
 	SKSTEER_TARGET_HASH = 0, /* the kernel's own choice over the group */
-	SKSTEER_TARGET_POOL,	 /* a socket of a pool */
-	SKSTEER_TARGET_DROP,	 /* refuse: TCP RST / ICMP unreachable (eBPF) */
+	SKSTEER_TARGET_POOL, /* a socket of a pool */
+	SKSTEER_TARGET_DROP, /* refuse: TCP RST / ICMP unreachable (eBPF) */
 };
 
 struct sksteer_parse_opts {
@@ -104,7 +101,7 @@ struct sksteer_parse_opts {
 	/* Port to use instead of the configuration's for every service. */
 	uint16_t port_override;
 	bool has_port_override;
-	size_t :0;
+	size_t : 0;
 };
 
 /*
@@ -122,20 +119,21 @@ sksteer_config__parse_string(const char *text, size_t len, const char *name,
 			     const struct sksteer_parse_opts *opts);
 SKSTEER_API void sksteer_config__free(struct sksteer_config *cfg);
 
-SKSTEER_API size_t sksteer_config__service_cnt(const struct sksteer_config *cfg);
+SKSTEER_API size_t
+sksteer_config__service_cnt(const struct sksteer_config *cfg);
 SKSTEER_API struct sksteer_service *
 sksteer_config__service(const struct sksteer_config *cfg, size_t idx);
 SKSTEER_API struct sksteer_service *
 sksteer_config__find_service(const struct sksteer_config *cfg,
 			     const char *name);
 
-SKSTEER_API const char *sksteer_service__name(const struct sksteer_service *svc);
+SKSTEER_API const char *
+sksteer_service__name(const struct sksteer_service *svc);
 /* IPPROTO_TCP or IPPROTO_UDP */
 SKSTEER_API int sksteer_service__protocol(const struct sksteer_service *svc);
 /* The listen address; *len receives its length. */
 SKSTEER_API const struct sockaddr *
-sksteer_service__listen_addr(const struct sksteer_service *svc,
-			     socklen_t *len);
+sksteer_service__listen_addr(const struct sksteer_service *svc, socklen_t *len);
 /* true when the listen address is [::] without v6only (IPv4 and IPv6) */
 SKSTEER_API bool sksteer_service__dual_stack(const struct sksteer_service *svc);
 SKSTEER_API enum sksteer_backend
@@ -151,8 +149,7 @@ SKSTEER_API size_t sksteer_service__pool_cnt(const struct sksteer_service *svc);
 SKSTEER_API struct sksteer_pool *
 sksteer_service__pool(const struct sksteer_service *svc, size_t idx);
 SKSTEER_API struct sksteer_pool *
-sksteer_service__find_pool(const struct sksteer_service *svc,
-			   const char *name);
+sksteer_service__find_pool(const struct sksteer_service *svc, const char *name);
 
 SKSTEER_API const char *sksteer_pool__name(const struct sksteer_pool *pool);
 /* Number of sockets the pool is declared with. */
@@ -181,7 +178,7 @@ struct sksteer_prog;
 
 struct sksteer_compile_opts {
 	size_t sz;
-	size_t :0;
+	size_t : 0;
 };
 
 /*
@@ -205,8 +202,8 @@ SKSTEER_API int sksteer_prog__disasm(const struct sksteer_prog *prog,
 				     size_t idx, char *buf, size_t size);
 
 enum sksteer_prog_format {
-	SKSTEER_PROG_TEXT,     /* tcpdump -d style, one instruction a line */
-	SKSTEER_PROG_C,	       /* a struct sock_filter array initialiser */
+	SKSTEER_PROG_TEXT, /* tcpdump -d style, one instruction a line */
+	SKSTEER_PROG_C, /* a struct sock_filter array initialiser */
 	SKSTEER_PROG_BYTECODE, /* iproute2 / xt_bpf: "N,code jt jf k,..." */
 };
 
@@ -230,7 +227,7 @@ struct sksteer_flow {
 	uint16_t dport;
 	const void *payload;
 	size_t payload_len;
-	size_t :0;
+	size_t : 0;
 };
 
 struct sksteer_verdict {
@@ -246,7 +243,7 @@ struct sksteer_verdict {
 	int pool_index;
 	/* classic BPF instructions executed (cBPF evaluation only) */
 	unsigned int insns_executed;
-	size_t :0;
+	size_t : 0;
 };
 
 /*
@@ -309,7 +306,7 @@ struct sksteer_group_opts {
 	 * SKSTEER_PIN_ROOT "/web"). NULL: nothing is pinned.
 	 */
 	const char *pin_path;
-	size_t :0;
+	size_t : 0;
 };
 
 /* Where `sksteer run` pins each group: SKSTEER_PIN_ROOT/<service>. */
@@ -366,15 +363,14 @@ sksteer_group__socket_cnt(const struct sksteer_group *grp);
  * backend cannot honour the pool's fallback.
  */
 SKSTEER_API int sksteer_group__close_socket(struct sksteer_group *grp,
-					    const char *pool,
-					    unsigned int idx);
+					    const char *pool, unsigned int idx);
 
 struct sksteer_socket_info {
 	size_t sz;
-	const char *pool;   /* the pool's name (valid until the next update) */
+	const char *pool; /* the pool's name (valid until the next update) */
 	unsigned int index; /* index in the pool: a stable name */
 	int fd;
-	size_t :0;
+	size_t : 0;
 };
 
 /*
@@ -414,14 +410,14 @@ SKSTEER_API void sksteer_group__free(struct sksteer_group *grp);
 struct sksteer_stats;
 
 enum sksteer_counter {
-	SKSTEER_CNT_PACKETS,  /* connection requests and datagrams steered */
-	SKSTEER_CNT_DEFAULT,  /* matched no rule: the default decided */
-	SKSTEER_CNT_HASH,     /* left to the kernel's hash */
-	SKSTEER_CNT_DROP,     /* refused (drop target or fallback) */
+	SKSTEER_CNT_PACKETS, /* connection requests and datagrams steered */
+	SKSTEER_CNT_DEFAULT, /* matched no rule: the default decided */
+	SKSTEER_CNT_HASH, /* left to the kernel's hash */
+	SKSTEER_CNT_DROP, /* refused (drop target or fallback) */
 	SKSTEER_CNT_FALLBACK, /* a pool had no open socket: fallback used */
-	SKSTEER_CNT_RETRY,    /* the picked socket was gone: next one used */
-	SKSTEER_CNT_MIGRATE,  /* TCP requests moved off a closing listener */
-	SKSTEER_CNT_BAD,      /* headers that could not be read */
+	SKSTEER_CNT_RETRY, /* the picked socket was gone: next one used */
+	SKSTEER_CNT_MIGRATE, /* TCP requests moved off a closing listener */
+	SKSTEER_CNT_BAD, /* headers that could not be read */
 	SKSTEER_CNT__MAX,
 };
 

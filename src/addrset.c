@@ -80,8 +80,9 @@ int sk_prefix_parse(const char *s, size_t n, struct sk_prefix *out, char *why,
 
 	*col_off = 0;
 	if (alen == 0 || alen >= sizeof(addr)) {
-		snprintf(why, why_sz, "expected an IPv4 or IPv6 prefix, got '%.*s'",
-			 (int)n, s);
+		snprintf(why, why_sz,
+			 "expected an IPv4 or IPv6 prefix, got '%.*s'", (int)n,
+			 s);
 		return -EINVAL;
 	}
 	memcpy(addr, s, alen);
@@ -95,15 +96,17 @@ int sk_prefix_parse(const char *s, size_t n, struct sk_prefix *out, char *why,
 		out->addr = sk_in6_to_u128(&a6);
 		bits = 128;
 		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
-			snprintf(why, why_sz,
-				 "'%s' is an IPv4-mapped IPv6 address; IPv4 "
-				 "clients of a dual-stack socket arrive as IPv4, "
-				 "so write the IPv4 prefix",
-				 addr);
+			snprintf(
+				why, why_sz,
+				"'%s' is an IPv4-mapped IPv6 address; IPv4 "
+				"clients of a dual-stack socket arrive as IPv4, "
+				"so write the IPv4 prefix",
+				addr);
 			return -EINVAL;
 		}
 	} else {
-		snprintf(why, why_sz, "'%s' is not an IPv4 or IPv6 address", addr);
+		snprintf(why, why_sz, "'%s' is not an IPv4 or IPv6 address",
+			 addr);
 		return -EINVAL;
 	}
 
@@ -115,7 +118,8 @@ int sk_prefix_parse(const char *s, size_t n, struct sk_prefix *out, char *why,
 		*col_off = (int)(alen + 1);
 		if (ln == 0 || ln > 3) {
 			snprintf(why, why_sz,
-				 "expected a prefix length 0-%d after '/'", bits);
+				 "expected a prefix length 0-%d after '/'",
+				 bits);
 			return -EINVAL;
 		}
 		len = 0;
@@ -130,9 +134,10 @@ int sk_prefix_parse(const char *s, size_t n, struct sk_prefix *out, char *why,
 			len = len * 10 + (l[i] - '0');
 		}
 		if (len > bits) {
-			snprintf(why, why_sz,
-				 "prefix length %d is out of range for %s (0-%d)",
-				 len, bits == 32 ? "IPv4" : "IPv6", bits);
+			snprintf(
+				why, why_sz,
+				"prefix length %d is out of range for %s (0-%d)",
+				len, bits == 32 ? "IPv4" : "IPv6", bits);
 			return -EINVAL;
 		}
 	}
@@ -145,8 +150,8 @@ int sk_prefix_parse(const char *s, size_t n, struct sk_prefix *out, char *why,
 		sk_prefix_fmt(&fixed, buf, sizeof(buf));
 		*col_off = 0;
 		snprintf(why, why_sz,
-			 "host bits set in '%.*s' (did you mean %s?)", (int)n, s,
-			 buf);
+			 "host bits set in '%.*s' (did you mean %s?)", (int)n,
+			 s, buf);
 		return -EINVAL;
 	}
 	return 0;
@@ -182,9 +187,9 @@ int sk_asb_add_prefix(struct sk_addrset_builder *b, const struct sk_prefix *p)
 	} else {
 		if (grow((void **)&b->v6, &b->cap6, b->n6 + 1, sizeof(*b->v6)))
 			return -ENOMEM;
-		b->v6[b->n6++] = (struct sk_range6){
-			p->addr, p->addr | host_mask(128, p->len)
-		};
+		b->v6[b->n6++] =
+			(struct sk_range6){ p->addr,
+					    p->addr | host_mask(128, p->len) };
 	}
 	b->nprefixes++;
 	return 0;
@@ -224,22 +229,22 @@ static int cmp6(const void *a, const void *b)
 
 /* Merge overlapping and adjacent ranges: the searches rely on every
  * boundary being a change between inside and outside. */
-#define DEFINE_MERGE(name, type, maxv)                                       \
-	static size_t name(type *r, size_t n)                                \
-	{                                                                    \
-		size_t o = 0, i;                                             \
-                                                                             \
-		for (i = 0; i < n; i++) {                                    \
-			if (o && r[o - 1].hi == (maxv))                      \
-				break;                                       \
-			if (o && r[i].lo <= r[o - 1].hi + 1) {               \
-				if (r[i].hi > r[o - 1].hi)                   \
-					r[o - 1].hi = r[i].hi;               \
-				continue;                                    \
-			}                                                    \
-			r[o++] = r[i];                                       \
-		}                                                            \
-		return o;                                                    \
+#define DEFINE_MERGE(name, type, maxv)                         \
+	static size_t name(type *r, size_t n)                  \
+	{                                                      \
+		size_t o = 0, i;                               \
+                                                               \
+		for (i = 0; i < n; i++) {                      \
+			if (o && r[o - 1].hi == (maxv))        \
+				break;                         \
+			if (o && r[i].lo <= r[o - 1].hi + 1) { \
+				if (r[i].hi > r[o - 1].hi)     \
+					r[o - 1].hi = r[i].hi; \
+				continue;                      \
+			}                                      \
+			r[o++] = r[i];                         \
+		}                                              \
+		return o;                                      \
 	}
 
 DEFINE_MERGE(merge4, struct sk_range4, UINT32_MAX)

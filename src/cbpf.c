@@ -26,10 +26,10 @@
 #define RET_HASH 0xffffffffu /* >= group size: kernel hash */
 
 /* scratch memory */
-#define M_SRC 0 /* 1 (IPv4) or 4 (IPv6) words */
-#define M_DST 4
-#define M_SPORT 8 /* source port, or SPORT_UNKNOWN */
-#define M_TMP 9
+#define M_SRC	      0 /* 1 (IPv4) or 4 (IPv6) words */
+#define M_DST	      4
+#define M_SPORT	      8 /* source port, or SPORT_UNKNOWN */
+#define M_TMP	      9
 #define SPORT_UNKNOWN 0x10000u
 
 #define NET(off) ((uint32_t)(SKF_NET_OFF + (off)))
@@ -63,7 +63,7 @@ struct asm_insn {
 	uint16_t code;
 	uint32_t k;
 	int jt, jf; /* labels of conditional jumps */
-	int ja;	    /* label of BPF_JA */
+	int ja; /* label of BPF_JA */
 	int owner;
 };
 
@@ -361,7 +361,7 @@ static int tree4(struct cc *c, const uint32_t *b, size_t lo, size_t hi,
 
 struct entry6 {
 	int reload; /* enter here when A holds anything */
-	int w0;	    /* enter here when A holds word 0 of the address */
+	int w0; /* enter here when A holds word 0 of the address */
 };
 
 /*
@@ -398,20 +398,21 @@ static struct entry6 tree6(struct cc *c, int slot, const sk_u128 *b, size_t lo,
 		int cont = new_label(&c->a);
 
 		if (i)
-			emit(&c->a, BPF_LD | BPF_MEM, (uint32_t)(slot + (int)i));
+			emit(&c->a, BPF_LD | BPF_MEM,
+			     (uint32_t)(slot + (int)i));
 		if (k[i] != UINT32_MAX) {
 			int mid_l = new_label(&c->a);
 
 			wt[nt] = (int)i;
-			jumps_t[nt++] = emit_jmp(&c->a, BPF_JGT, k[i], NO_LABEL,
-						 mid_l);
+			jumps_t[nt++] =
+				emit_jmp(&c->a, BPF_JGT, k[i], NO_LABEL, mid_l);
 			label_here(&c->a, mid_l);
 		}
 		/* word below K's word: not >= (x_i < 0 cannot happen) */
 		if (k[i]) {
 			wf[nf] = (int)i;
-			jumps_f[nf++] = emit_jmp(&c->a, BPF_JEQ, k[i], cont,
-						 NO_LABEL);
+			jumps_f[nf++] =
+				emit_jmp(&c->a, BPF_JEQ, k[i], cont, NO_LABEL);
 		}
 		label_here(&c->a, cont);
 	}
@@ -501,7 +502,8 @@ static void payload_has(struct cc *c, uint32_t off, int width, int nomatch)
 	int ok = new_label(&c->a);
 
 	if (nomatch == NO_LABEL) {
-		fail(c, -EINVAL, "internal error: payload key without a miss path");
+		fail(c, -EINVAL,
+		     "internal error: payload key without a miss path");
 		return;
 	}
 	emit(&c->a, BPF_LD | BPF_W | BPF_LEN, 0);
@@ -907,8 +909,7 @@ static void family_body(struct cc *c, int fam)
 			pool_block(c, (int)i);
 }
 
-static void too_long(const struct sksteer_service *svc, size_t n,
-		     bool at_least)
+static void too_long(const struct sksteer_service *svc, size_t n, bool at_least)
 {
 	sk_warn("service '%s': the classic BPF program needs %s%zu "
 		"instructions, more than the kernel's limit of %d; use "
@@ -1006,8 +1007,9 @@ out:
 	return prog;
 }
 
-struct sksteer_prog *sksteer_service__compile(const struct sksteer_service *svc,
-					      const struct sksteer_compile_opts *opts)
+struct sksteer_prog *
+sksteer_service__compile(const struct sksteer_service *svc,
+			 const struct sksteer_compile_opts *opts)
 {
 	struct sk_layout lay;
 	struct sksteer_prog *prog;

@@ -10,8 +10,8 @@ size_t sksteer_config__service_cnt(const struct sksteer_config *cfg)
 	return cfg ? cfg->nservices : 0;
 }
 
-struct sksteer_service *sksteer_config__service(const struct sksteer_config *cfg,
-						size_t idx)
+struct sksteer_service *
+sksteer_config__service(const struct sksteer_config *cfg, size_t idx)
 {
 	if (!cfg || idx >= cfg->nservices) {
 		errno = ENOENT;
@@ -95,8 +95,8 @@ struct sksteer_pool *sksteer_service__pool(const struct sksteer_service *svc,
 	return &svc->pools[idx];
 }
 
-struct sksteer_pool *sksteer_service__find_pool(const struct sksteer_service *svc,
-						const char *name)
+struct sksteer_pool *
+sksteer_service__find_pool(const struct sksteer_service *svc, const char *name)
 {
 	size_t i;
 

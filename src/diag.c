@@ -60,8 +60,8 @@ static int msg_v6only(const struct nlmsghdr *h, const struct inet_diag_msg *m)
 	return -1;
 }
 
-static bool same_group(const struct sk_diag_peers *q,
-		       const struct nlmsghdr *h, const struct inet_diag_msg *m)
+static bool same_group(const struct sk_diag_peers *q, const struct nlmsghdr *h,
+		       const struct inet_diag_msg *m)
 {
 	if (ntohs(m->id.idiag_sport) != q->port || m->id.idiag_if != q->ifindex)
 		return false;

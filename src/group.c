@@ -107,7 +107,6 @@ static bool ss_same_addr(const struct sockaddr_storage *a,
 		       sizeof(struct in6_addr));
 }
 
-
 /* Everything that must be in place before the socket joins the group. */
 static int sock_prepare(const struct sk_sock_ctx *c)
 {
@@ -117,9 +116,9 @@ static int sock_prepare(const struct sk_sock_ctx *c)
 	if (err)
 		return err;
 	if (svc_family(c->svc) == AF_INET6) {
-		err = sk_setopt_int(c, IPPROTO_IPV6, IPV6_V6ONLY, c->svc->v6only,
-				 c->svc->v6only ? "IPV6_V6ONLY 1" :
-						  "IPV6_V6ONLY 0");
+		err = sk_setopt_int(
+			c, IPPROTO_IPV6, IPV6_V6ONLY, c->svc->v6only,
+			c->svc->v6only ? "IPV6_V6ONLY 1" : "IPV6_V6ONLY 0");
 		if (err)
 			return err;
 	}
@@ -131,7 +130,8 @@ static int sock_prepare(const struct sk_sock_ctx *c)
  * at the next position. @port 0 lets the kernel choose; the port bound is
  * returned in @bound.
  */
-static int sock_join(const struct sk_sock_ctx *c, uint16_t port, uint16_t *bound)
+static int sock_join(const struct sk_sock_ctx *c, uint16_t port,
+		     uint16_t *bound)
 {
 	const struct sksteer_service *svc = c->svc;
 	struct sockaddr_storage ss = svc->addr;
@@ -195,8 +195,8 @@ static void diag_query_init(const struct sksteer_group *grp,
 			((const struct sockaddr_in6 *)&svc->addr)->sin6_addr;
 	/* adopted sockets may be bound to a device */
 	fd = sk_group_any_fd(grp);
-	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX,
-				 &q->ifindex, &len))
+	if (fd < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &q->ifindex, &len))
 		q->ifindex = 0;
 }
 
@@ -240,7 +240,8 @@ static int check_peers(const struct sksteer_group *grp, bool own)
 	if (err) {
 		sk_warn("service '%s': cannot check which sockets share %s "
 			"(%s): sock_diag: %s\n",
-			svc->name, addr, proto_name(svc->proto), strerror(-err));
+			svc->name, addr, proto_name(svc->proto),
+			strerror(-err));
 		return 0;
 	}
 	if (q.own_seen < q.nown) {
@@ -1136,8 +1137,8 @@ static int pools_compatible(const struct sksteer_group *grp,
 				"sockets were set up with those, so that needs "
 				"a restart (or a pool of another name); nothing "
 				"was changed\n",
-				np->loc.file, np->loc.line, np->loc.col, np->name,
-				svc->name);
+				np->loc.file, np->loc.line, np->loc.col,
+				np->name, svc->name);
 			return -EINVAL;
 		}
 	}
@@ -1151,7 +1152,8 @@ static int update_compatible(const struct sksteer_group *grp,
 	const struct sksteer_service *svc = grp->svc;
 	uint16_t nport = ss_port(&nsvc->addr);
 
-	if (nsvc->proto != svc->proto || !ss_same_addr(&nsvc->addr, &svc->addr) ||
+	if (nsvc->proto != svc->proto ||
+	    !ss_same_addr(&nsvc->addr, &svc->addr) ||
 	    nsvc->v6only != svc->v6only || (nport && nport != grp->port)) {
 		char a[INET6_ADDRSTRLEN + 16], b[INET6_ADDRSTRLEN + 16];
 		struct sockaddr_storage cur = svc->addr;
@@ -1202,15 +1204,15 @@ struct sim {
 };
 
 /* The layout (see sk_group_layout()) of the simulated group. */
-static int sim_layout(const struct sksteer_service *nsvc,
-		      const struct sim *sm, struct sk_layout *out)
+static int sim_layout(const struct sksteer_service *nsvc, const struct sim *sm,
+		      struct sk_layout *out)
 {
 	unsigned int pos, j;
 	size_t p;
 
 	out->npools = nsvc->npools;
-	out->pools = calloc(nsvc->npools ? nsvc->npools : 1,
-			    sizeof(*out->pools));
+	out->pools =
+		calloc(nsvc->npools ? nsvc->npools : 1, sizeof(*out->pools));
 	if (!out->pools)
 		return -ENOMEM;
 	for (p = 0; p < nsvc->npools; p++) {
@@ -1236,8 +1238,7 @@ static int sim_layout(const struct sksteer_service *nsvc,
 	return 0;
 }
 
-static int sim_compile(const struct sksteer_service *nsvc,
-		       const struct sim *sm)
+static int sim_compile(const struct sksteer_service *nsvc, const struct sim *sm)
 {
 	struct sksteer_prog *prog;
 	struct sk_layout lay;
@@ -1406,7 +1407,8 @@ int sksteer_group__update(struct sksteer_group *grp,
 		unsigned int keep = op < 0 ? 0 : opools[op].filled;
 
 		npools[p].cap = size > keep ? size : keep;
-		npools[p].socks = calloc(npools[p].cap, sizeof(struct sk_gsock *));
+		npools[p].socks =
+			calloc(npools[p].cap, sizeof(struct sk_gsock *));
 		if (!npools[p].socks) {
 			err = -ENOMEM;
 			goto err_free;
@@ -1427,7 +1429,8 @@ int sksteer_group__update(struct sksteer_group *grp,
 				if (s->fd >= 0)
 					orphans[norphans++] = s;
 				else
-					dead[ndead++] = s; /* freed on success */
+					dead[ndead++] =
+						s; /* freed on success */
 				if (np >= 0)
 					npools[np].socks[j] = NULL;
 			}

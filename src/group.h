@@ -25,7 +25,7 @@ struct sk_gsock {
 	unsigned int idx; /* index in the pool: a stable name */
 	unsigned int pos; /* position in the kernel's group while open */
 	unsigned int slot; /* eBPF: key in the group's sockarray */
-	bool in_array;	   /* eBPF: inserted in the sockarray */
+	bool in_array; /* eBPF: inserted in the sockarray */
 };
 
 struct sk_gpool {

@@ -39,12 +39,12 @@ struct ebpf_state {
 	int sockarray_fd;
 	int counters_fd; /* the group's, shared by every generation */
 	struct sk_ebpf *gen; /* attached generation */
-	char *counters_sig;  /* rules and pools the counters belong to */
+	char *counters_sig; /* rules and pools the counters belong to */
 	uint64_t generation;
 	uint64_t counters_since;
 	int meta_fd;
 	bool claimed; /* the pin directory and its meta are ours */
-	bool pinned;  /* the counters too */
+	bool pinned; /* the counters too */
 };
 
 static struct ebpf_state *state(struct sksteer_group *grp)
@@ -58,10 +58,9 @@ static struct ebpf_state *state(struct sksteer_group *grp)
 		return NULL;
 	st->meta_fd = -1;
 	/* room for every socket the group can hold open at once */
-	st->sockarray_fd = bpf_map_create(BPF_MAP_TYPE_REUSEPORT_SOCKARRAY,
-					  "sksteer_socks", sizeof(__u32),
-					  sizeof(__u64), SK_GROUP_MAX_OPEN,
-					  NULL);
+	st->sockarray_fd = bpf_map_create(
+		BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, "sksteer_socks",
+		sizeof(__u32), sizeof(__u64), SK_GROUP_MAX_OPEN, NULL);
 	if (st->sockarray_fd < 0) {
 		sk_warn("service '%s': creating the eBPF socket array: %s\n",
 			grp->svc->name, strerror(errno));
@@ -252,7 +251,6 @@ static int make_pin_dir(const char *dir)
 	return chmod(tmp, 0700) ? -errno : 0;
 }
 
-
 static int pin_one(int fd, const char *dir, const char *name)
 {
 	char path[PATH_MAX];
@@ -276,8 +274,9 @@ static int write_meta(struct sksteer_group *grp, struct ebpf_state *st,
 	int err;
 
 	if (st->meta_fd < 0) {
-		st->meta_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sksteer_meta",
-					     sizeof(__u32), sizeof(*m), 1, NULL);
+		st->meta_fd =
+			bpf_map_create(BPF_MAP_TYPE_ARRAY, "sksteer_meta",
+				       sizeof(__u32), sizeof(*m), 1, NULL);
 		if (st->meta_fd < 0)
 			return -errno;
 	}
@@ -392,8 +391,8 @@ static int pin_claim(struct sksteer_group *grp)
 		return -EBUSY;
 	}
 	if (err) {
-		sk_warn("service '%s': pinning under %s: %s\n",
-			grp->svc->name, grp->pin_path, strerror(-err));
+		sk_warn("service '%s': pinning under %s: %s\n", grp->svc->name,
+			grp->pin_path, strerror(-err));
 		return err;
 	}
 	st->claimed = true;

@@ -26,10 +26,10 @@
 
 /* Reading an options struct from a caller built against another version. */
 #define OPTS_VALID(opts, type) sk_opts_valid(opts, sizeof(struct type), #type)
-#define OPTS_HAS(opts, field)                                                \
-	((opts) && (opts)->sz >= offsetof(__typeof__(*(opts)), field) +      \
-				     sizeof((opts)->field))
-#define OPTS_GET(opts, field, fallback)                                      \
+#define OPTS_HAS(opts, field)                                           \
+	((opts) && (opts)->sz >= offsetof(__typeof__(*(opts)), field) + \
+					 sizeof((opts)->field))
+#define OPTS_GET(opts, field, fallback) \
 	(OPTS_HAS(opts, field) ? (opts)->field : (fallback))
 
 SK_HIDDEN bool sk_opts_valid(const void *opts, size_t type_sz,
@@ -38,8 +38,8 @@ SK_HIDDEN bool sk_opts_valid(const void *opts, size_t type_sz,
 /* ---- messages ---- */
 SK_HIDDEN void sk_print(enum sksteer_print_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-#define sk_warn(...) sk_print(SKSTEER_WARN, __VA_ARGS__)
-#define sk_info(...) sk_print(SKSTEER_INFO, __VA_ARGS__)
+#define sk_warn(...)  sk_print(SKSTEER_WARN, __VA_ARGS__)
+#define sk_info(...)  sk_print(SKSTEER_INFO, __VA_ARGS__)
 #define sk_debug(...) sk_print(SKSTEER_DEBUG, __VA_ARGS__)
 
 /* ---- source locations ---- */
@@ -69,7 +69,7 @@ struct sk_addrset {
 };
 
 struct sk_prefix {
-	int family;  /* AF_INET / AF_INET6 */
+	int family; /* AF_INET / AF_INET6 */
 	sk_u128 addr; /* IPv4 in the low 32 bits */
 	int len;
 };
@@ -130,7 +130,7 @@ struct sk_paytest {
 
 struct sk_target {
 	enum sksteer_target_kind kind;
-	int pool;	 /* index into service->pools, for SKSTEER_TARGET_POOL */
+	int pool; /* index into service->pools, for SKSTEER_TARGET_POOL */
 	bool by_payload; /* pick the socket from payload bytes */
 	uint32_t key_off;
 	uint8_t key_width;
@@ -176,7 +176,7 @@ struct sksteer_pool {
 	struct sk_loc loc;
 	unsigned int size;
 	unsigned int first; /* position in a fresh group */
-	int idx;	    /* in service->pools */
+	int idx; /* in service->pools */
 	struct sk_sockopts opts;
 	/* where traffic goes when the pool has no open socket left */
 	struct sk_target fallback;
@@ -228,9 +228,9 @@ struct sksteer_config {
 struct sk_layout {
 	size_t npools;
 	struct sk_layout_pool {
-		unsigned int n;	 /* open sockets */
+		unsigned int n; /* open sockets */
 		unsigned int *pos; /* their positions */
-	} *pools;
+	} * pools;
 };
 
 SK_HIDDEN int sk_layout_declared(const struct sksteer_service *svc,
@@ -261,11 +261,11 @@ struct sk_pkt {
 };
 
 struct sk_interp_result {
-	uint32_t ret;	    /* value the program returned */
-	size_t ret_pc;	    /* the RET instruction that ended it */
+	uint32_t ret; /* value the program returned */
+	size_t ret_pc; /* the RET instruction that ended it */
 	unsigned int steps; /* instructions executed */
-	bool fault;	    /* ended by a failed load or division by 0 */
-	int owner;	    /* last owner >= -1 seen (needs @owner), else -2 */
+	bool fault; /* ended by a failed load or division by 0 */
+	int owner; /* last owner >= -1 seen (needs @owner), else -2 */
 };
 
 /* Check a program as the kernel's checker would (sk_chk_filter and
@@ -292,14 +292,14 @@ SK_HIDDEN int sk_pkt_build(const struct sksteer_flow *flow, int proto,
  * compiler, and used to cross-check it) ---- */
 
 struct sk_match {
-	int rule;	 /* -1: default */
+	int rule; /* -1: default */
 	struct sk_target target; /* what was chosen (after fallbacks) */
-	int pool_index;	 /* socket index within the pool, -1 if none */
+	int pool_index; /* socket index within the pool, -1 if none */
 };
 
 SK_HIDDEN int sk_match(const struct sksteer_service *svc,
-		       const struct sk_layout *layout,
-		       const struct sk_pkt *pkt, struct sk_match *out);
+		       const struct sk_layout *layout, const struct sk_pkt *pkt,
+		       struct sk_match *out);
 
 /* The in-pool spreading hash over source address and port, shared by every
  * backend so that they agree. @src_words holds the source address as 32-bit

@@ -88,8 +88,8 @@ int sk_cbpf_validate(const struct sock_filter *f, size_t n, char *why,
 		const struct sock_filter *i = &f[pc];
 
 		if (!valid_code(i->code)) {
-			snprintf(why, why_sz, "insn %zu: invalid opcode 0x%x", pc,
-				 i->code);
+			snprintf(why, why_sz, "insn %zu: invalid opcode 0x%x",
+				 pc, i->code);
 			return -EINVAL;
 		}
 		switch (i->code) {
@@ -104,8 +104,8 @@ int sk_cbpf_validate(const struct sock_filter *f, size_t n, char *why,
 		case BPF_ALU | BPF_LSH | BPF_K:
 		case BPF_ALU | BPF_RSH | BPF_K:
 			if (i->k >= 32) {
-				snprintf(why, why_sz, "insn %zu: shift by %u", pc,
-					 i->k);
+				snprintf(why, why_sz, "insn %zu: shift by %u",
+					 pc, i->k);
 				return -EINVAL;
 			}
 			break;
@@ -114,16 +114,17 @@ int sk_cbpf_validate(const struct sock_filter *f, size_t n, char *why,
 		case BPF_ST:
 		case BPF_STX:
 			if (i->k >= MEMWORDS) {
-				snprintf(why, why_sz,
-					 "insn %zu: scratch word %u out of range",
-					 pc, i->k);
+				snprintf(
+					why, why_sz,
+					"insn %zu: scratch word %u out of range",
+					pc, i->k);
 				return -EINVAL;
 			}
 			break;
 		case BPF_JMP | BPF_JA:
 			if (i->k >= n - pc - 1) {
-				snprintf(why, why_sz, "insn %zu: jump out of range",
-					 pc);
+				snprintf(why, why_sz,
+					 "insn %zu: jump out of range", pc);
 				return -EINVAL;
 			}
 			break;
@@ -132,17 +133,18 @@ int sk_cbpf_validate(const struct sock_filter *f, size_t n, char *why,
 		case BPF_LD | BPF_B | BPF_ABS:
 			/* ancillary loads (SKF_AD_OFF) are not modelled */
 			if ((int32_t)i->k < 0 && (int32_t)i->k >= SKF_AD_OFF) {
-				snprintf(why, why_sz,
-					 "insn %zu: ancillary load not supported",
-					 pc);
+				snprintf(
+					why, why_sz,
+					"insn %zu: ancillary load not supported",
+					pc);
 				return -EINVAL;
 			}
 			break;
 		default:
 			if (BPF_CLASS(i->code) == BPF_JMP &&
 			    (pc + 1 + i->jt >= n || pc + 1 + i->jf >= n)) {
-				snprintf(why, why_sz, "insn %zu: jump out of range",
-					 pc);
+				snprintf(why, why_sz,
+					 "insn %zu: jump out of range", pc);
 				return -EINVAL;
 			}
 		}
@@ -171,10 +173,11 @@ int sk_cbpf_validate(const struct sock_filter *f, size_t n, char *why,
 		case BPF_LD | BPF_MEM:
 		case BPF_LDX | BPF_MEM:
 			if (!(v & (1u << i->k))) {
-				snprintf(why, why_sz,
-					 "insn %zu: scratch word %u read before "
-					 "it is written",
-					 pc, i->k);
+				snprintf(
+					why, why_sz,
+					"insn %zu: scratch word %u read before "
+					"it is written",
+					pc, i->k);
 				goto out;
 			}
 			break;
@@ -474,9 +477,9 @@ static int disasm(const struct sock_filter *i, size_t pc, char *buf,
 
 		if (BPF_OP(i->code) == BPF_JA)
 			return snprintf(buf, size, "ja %zu", pc + 1 + i->k);
-		op = BPF_OP(i->code) == BPF_JEQ ? "jeq" :
-		     BPF_OP(i->code) == BPF_JGT ? "jgt" :
-		     BPF_OP(i->code) == BPF_JGE ? "jge" :
+		op = BPF_OP(i->code) == BPF_JEQ	 ? "jeq" :
+		     BPF_OP(i->code) == BPF_JGT	 ? "jgt" :
+		     BPF_OP(i->code) == BPF_JGE	 ? "jge" :
 		     BPF_OP(i->code) == BPF_JSET ? "jset" :
 						   NULL;
 		if (!op)
@@ -526,7 +529,8 @@ int sksteer_prog__fprint(const struct sksteer_prog *prog,
 			const struct sock_filter *f = &prog->insns[i];
 
 			disasm(f, i, line, sizeof(line));
-			fprintf(out, "{ 0x%02x, %3u, %3u, 0x%08x }, /* (%03zu) %s */\n",
+			fprintf(out,
+				"{ 0x%02x, %3u, %3u, 0x%08x }, /* (%03zu) %s */\n",
 				f->code, f->jt, f->jf, f->k, i, line);
 		}
 		break;
@@ -535,7 +539,8 @@ int sksteer_prog__fprint(const struct sksteer_prog *prog,
 		for (i = 0; i < prog->n; i++) {
 			const struct sock_filter *f = &prog->insns[i];
 
-			fprintf(out, ",%u %u %u %u", f->code, f->jt, f->jf, f->k);
+			fprintf(out, ",%u %u %u %u", f->code, f->jt, f->jf,
+				f->k);
 		}
 		fputc('\n', out);
 		break;

@@ -45,7 +45,8 @@ void sk_lexer_next(struct sk_lexer *lx, struct sk_token *tok)
 
 	for (;;) {
 		c = peekc(lx, 0);
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f') {
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\v' ||
+		    c == '\f') {
 			advance(lx);
 		} else if (c == '#') {
 			while (peekc(lx, 0) >= 0 && peekc(lx, 0) != '\n')
@@ -128,9 +129,10 @@ void sk_lexer_next(struct sk_lexer *lx, struct sk_token *tok)
 	default:
 		if (c == '\0' || c < 0x20 || c >= 0x7f) {
 			tok->type = TOK_ERROR;
-			lx->error = c == '\0' ? "NUL byte in configuration" :
-						"unexpected non-ASCII or control "
-						"character";
+			lx->error = c == '\0' ?
+					    "NUL byte in configuration" :
+					    "unexpected non-ASCII or control "
+					    "character";
 			advance(lx);
 			/* one error for a whole UTF-8 sequence */
 			while (c >= 0x80 && peekc(lx, 0) >= 0x80)

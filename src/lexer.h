@@ -8,7 +8,7 @@
 enum sk_tok {
 	TOK_EOF,
 	TOK_NEWLINE,
-	TOK_WORD,   /* names, numbers, addresses, prefixes, @set */
+	TOK_WORD, /* names, numbers, addresses, prefixes, @set */
 	TOK_STRING, /* "..." with the quotes stripped */
 	TOK_LBRACE,
 	TOK_RBRACE,

@@ -71,7 +71,7 @@ int sk_pkt_build(const struct sksteer_flow *flow, int proto, uint8_t *buf,
 		put16(buf + ip + 4, (uint16_t)(l4 + flow->payload_len));
 	} else {
 		buf[ip + 12] = 5 << 4; /* data offset */
-		buf[ip + 13] = 0x02;   /* SYN */
+		buf[ip + 13] = 0x02; /* SYN */
 	}
 	if (flow->payload_len)
 		memcpy(buf + ip + l4, flow->payload, flow->payload_len);
@@ -129,7 +129,8 @@ int sksteer_service__explain(const struct sksteer_service *svc,
 	if (prog) {
 		struct sk_interp_result res;
 
-		err = sk_cbpf_run(prog->insns, prog->n, prog->owner, &pkt, &res);
+		err = sk_cbpf_run(prog->insns, prog->n, prog->owner, &pkt,
+				  &res);
 		if (err)
 			goto out;
 		verdict->rule = res.owner >= -1 ? res.owner : -1;
@@ -153,7 +154,8 @@ int sksteer_service__explain(const struct sksteer_service *svc,
 			verdict->kind = m.target.kind;
 			if (m.target.kind == SKSTEER_TARGET_POOL)
 				place(svc,
-				      (int)lay.pools[m.target.pool].pos[m.pool_index],
+				      (int)lay.pools[m.target.pool]
+					      .pos[m.pool_index],
 				      verdict);
 		}
 	}

@@ -17,7 +17,7 @@
 #include "lexer.h"
 
 #define MAX_ERRORS 20
-#define MAX_NAME 64
+#define MAX_NAME   64
 
 struct parser {
 	struct sk_lexer lx;
@@ -41,7 +41,7 @@ struct parser {
 		struct sk_loc loc;
 		enum { REF_RULE, REF_DEFAULT, REF_FALLBACK } kind;
 		size_t idx; /* rule or pool index */
-	} *refs;
+	} * refs;
 	size_t nrefs;
 	/* text of the statement being recorded (rules), whitespace folded */
 	bool recording;
@@ -76,7 +76,9 @@ static void perr(struct parser *p, int line, int col, const char *fmt, ...)
 
 static struct sk_loc tok_loc(struct parser *p, const struct sk_token *t)
 {
-	return (struct sk_loc){ .file = p->file, .line = t->line, .col = t->col };
+	return (struct sk_loc){ .file = p->file,
+				.line = t->line,
+				.col = t->col };
 }
 
 static const char *intern(struct sksteer_config *cfg, const char *s)
@@ -539,7 +541,8 @@ static int load_prefix_file(struct parser *p, const struct sk_token *at,
 		if (err == -ENOMEM)
 			terr(p, at, "loading '%s': %s", path, strerror(-err));
 		else
-			terr(p, at, "prefix file '%s' has errors (above)", path);
+			terr(p, at, "prefix file '%s' has errors (above)",
+			     path);
 	}
 	return err;
 }
@@ -719,7 +722,8 @@ static int parse_listen(struct parser *p, struct sksteer_service *svc)
 		memcpy(host, a.s + 1, hlen);
 	} else {
 		colon = memchr(a.s, ':', a.n);
-		if (!colon || memchr(colon + 1, ':', a.n - (size_t)(colon + 1 - a.s))) {
+		if (!colon ||
+		    memchr(colon + 1, ':', a.n - (size_t)(colon + 1 - a.s))) {
 			terr(p, &a,
 			     "expected ADDRESS:PORT, got '%.*s' (write IPv6 "
 			     "addresses as [ADDRESS]:PORT)",
@@ -745,8 +749,8 @@ static int parse_listen(struct parser *p, struct sksteer_service *svc)
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&svc->addr;
 
 		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1) {
-			perr(p, a.line, a.col + 1, "'%s' is not an IPv6 address",
-			     host);
+			perr(p, a.line, a.col + 1,
+			     "'%s' is not an IPv6 address", host);
 			return -EINVAL;
 		}
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
@@ -775,7 +779,8 @@ static int parse_listen(struct parser *p, struct sksteer_service *svc)
 	next(p);
 	if (is_word(p, "v6only")) {
 		if (svc->addr.ss_family != AF_INET6) {
-			terr(p, &p->tok, "'v6only' applies to IPv6 addresses only");
+			terr(p, &p->tok,
+			     "'v6only' applies to IPv6 addresses only");
 			return -EINVAL;
 		}
 		svc->v6only = true;
@@ -833,7 +838,8 @@ static int parse_pool_target(struct parser *p, struct sk_target *t,
 		if (c && (tok_u64(c + 1, p->tok.n - (size_t)(c + 1 - p->tok.s),
 				  4, &w) ||
 			  (w != 1 && w != 2 && w != 4))) {
-			perr(p, p->tok.line, p->tok.col + (int)(c + 1 - p->tok.s),
+			perr(p, p->tok.line,
+			     p->tok.col + (int)(c + 1 - p->tok.s),
 			     "payload key width must be 1, 2 or 4 bytes");
 			return -EINVAL;
 		}
@@ -920,12 +926,17 @@ static int parse_scaled(struct parser *p, const char *what, bool rate,
 		uint64_t mul;
 		bool rate;
 	} units[] = {
-		{ "k", 1024, false },	     { "m", 1024 * 1024, false },
+		{ "k", 1024, false },
+		{ "m", 1024 * 1024, false },
 		{ "g", 1024 * 1024 * 1024, false },
-		{ "bps", 1, true },	     { "kbps", 1000, true },
-		{ "mbps", 1000000, true },   { "gbps", 1000000000, true },
-		{ "bit", 0, true },	     { "kbit", 125, true },
-		{ "mbit", 125000, true },    { "gbit", 125000000, true },
+		{ "bps", 1, true },
+		{ "kbps", 1000, true },
+		{ "mbps", 1000000, true },
+		{ "gbps", 1000000000, true },
+		{ "bit", 0, true },
+		{ "kbit", 125, true },
+		{ "mbit", 125000, true },
+		{ "gbit", 125000000, true },
 	};
 	const char *s = p->tok.s;
 	size_t n = p->tok.n, d = 0, i;
@@ -1004,8 +1015,10 @@ static int parse_pool_option(struct parser *p, struct sksteer_pool *pool)
 		o->has_mark = true;
 		break;
 	case OPT_CONGESTION:
-		if (p->tok.type != TOK_WORD || p->tok.n >= sizeof(o->congestion)) {
-			expected(p, "a congestion control name (cubic, bbr, ...)");
+		if (p->tok.type != TOK_WORD ||
+		    p->tok.n >= sizeof(o->congestion)) {
+			expected(p,
+				 "a congestion control name (cubic, bbr, ...)");
 			return -EINVAL;
 		}
 		memcpy(o->congestion, p->tok.s, p->tok.n);
@@ -1192,16 +1205,17 @@ static int parse_sport(struct parser *p, struct sk_rule *r)
 		return -EINVAL;
 	}
 	hi = lo;
-	if (dash && tok_u64(dash + 1, t.n - (size_t)(dash + 1 - t.s), 65535,
-			    &hi)) {
+	if (dash &&
+	    tok_u64(dash + 1, t.n - (size_t)(dash + 1 - t.s), 65535, &hi)) {
 		perr(p, t.line, t.col + (int)(dash + 1 - t.s),
 		     "expected a port 0-65535 after '-', got '%.*s'",
 		     (int)(t.n - (size_t)(dash + 1 - t.s)), dash + 1);
 		return -EINVAL;
 	}
 	if (hi < lo) {
-		terr(p, &t, "empty port range %llu-%llu (the first port must "
-			    "not be above the second)",
+		terr(p, &t,
+		     "empty port range %llu-%llu (the first port must "
+		     "not be above the second)",
 		     (unsigned long long)lo, (unsigned long long)hi);
 		return -EINVAL;
 	}
@@ -1342,8 +1356,9 @@ static int parse_rule(struct parser *p, struct sksteer_service *svc)
 	}
 	if (p->tok.type != TOK_WORD ||
 	    !(is_word(p, "pool") || is_word(p, "hash") || is_word(p, "drop"))) {
-		expected(p, "a condition (from, to, sport, payload) or a target "
-			    "(pool NAME, hash, drop)");
+		expected(p,
+			 "a condition (from, to, sport, payload) or a target "
+			 "(pool NAME, hash, drop)");
 		goto err_rule;
 	}
 	if (parse_target(p, &r.target, true, REF_RULE, svc->nrules))
@@ -1394,8 +1409,8 @@ static int resolve_refs(struct parser *p, struct sksteer_service *svc)
 
 	for (i = 0; i < p->nrefs; i++) {
 		struct pool_ref *ref = &p->refs[i];
-		struct sksteer_pool *pool = sksteer_service__find_pool(svc,
-								       ref->name);
+		struct sksteer_pool *pool =
+			sksteer_service__find_pool(svc, ref->name);
 		struct sk_target *t;
 
 		if (!pool) {
@@ -1442,7 +1457,8 @@ static void check_fallback_cycles(struct parser *p, struct sksteer_service *svc)
 			if (q->idx < (int)i)
 				first = false;
 			if (n < sizeof(path))
-				n += (size_t)snprintf(path + n, sizeof(path) - n,
+				n += (size_t)snprintf(path + n,
+						      sizeof(path) - n,
 						      " -> %s", q->name);
 			if (q == &svc->pools[i]) {
 				if (first && steps)
@@ -1499,8 +1515,9 @@ static void check_service(struct parser *p, struct sksteer_service *svc,
 	 * almost always a mistake in the prefix list; say so, once. */
 	for (i = 0; i < svc->nrules; i++) {
 		const struct sk_rule *r = &svc->rules[i];
-		const struct sk_addrset *sets[2] = { r->has_from ? &r->from : NULL,
-						     r->has_to ? &r->to : NULL };
+		const struct sk_addrset *sets[2] = {
+			r->has_from ? &r->from : NULL, r->has_to ? &r->to : NULL
+		};
 
 		for (j = 0; j < 2; j++) {
 			const struct sk_addrset *s = sets[j];
@@ -1513,9 +1530,10 @@ static void check_service(struct parser *p, struct sksteer_service *svc,
 					"matches\n",
 					r->loc.file, r->loc.line, r->loc.col,
 					j ? "to" : "from",
-					svc->recv4 && svc->recv6 ? "IPv4 or IPv6" :
-					svc->recv4		 ? "IPv4" :
-								   "IPv6");
+					svc->recv4 && svc->recv6 ?
+						"IPv4 or IPv6" :
+					svc->recv4 ? "IPv4" :
+						     "IPv6");
 		}
 	}
 }
@@ -1593,8 +1611,7 @@ static int parse_service(struct parser *p)
 		} else if (is_word(p, "pool")) {
 			p->pool_seen = true;
 			err = parse_pool(p, svc);
-		}
-		else if (is_word(p, "set"))
+		} else if (is_word(p, "set"))
 			err = parse_set(p);
 		else if (is_word(p, "rule"))
 			err = parse_rule(p, svc);
@@ -1603,7 +1620,8 @@ static int parse_service(struct parser *p)
 		else if (is_word(p, "backend"))
 			err = parse_backend(p, &svc->backend);
 		else {
-			expected(p, "listen, pool, set, rule, default or backend");
+			expected(p,
+				 "listen, pool, set, rule, default or backend");
 			err = -EINVAL;
 		}
 		if (err == -ENOMEM) {

@@ -15,10 +15,10 @@
 #include "internal.h"
 #include "../bpf/sksteer_maps.h"
 
-#define SK_META_MAGIC 0x54534b53u /* "SKST" */
+#define SK_META_MAGIC	0x54534b53u /* "SKST" */
 #define SK_META_VERSION 2
-#define SK_META_NAME 65
-#define SK_META_TEXT 32768
+#define SK_META_NAME	65
+#define SK_META_TEXT	32768
 
 struct sk_meta {
 	uint32_t magic;
@@ -26,7 +26,7 @@ struct sk_meta {
 	int32_t pid;
 	uint32_t backend;
 	uint64_t generation; /* rule sets loaded so far */
-	uint64_t loaded_at;  /* unix time of the last load */
+	uint64_t loaded_at; /* unix time of the last load */
 	uint64_t counters_since; /* unix time the counters started */
 	/* the process's start, in clock ticks after boot (/proc/PID/stat):
 	 * a pid alone may have been reused by now */

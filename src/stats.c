@@ -212,11 +212,11 @@ uint64_t sksteer_stats__counter(const struct sksteer_stats *st,
 
 size_t sksteer_stats__rule_cnt(const struct sksteer_stats *st)
 {
-	return st->meta.nrules < SKS_MAX_RULES ? st->meta.nrules : SKS_MAX_RULES;
+	return st->meta.nrules < SKS_MAX_RULES ? st->meta.nrules :
+						 SKS_MAX_RULES;
 }
 
-const char *sksteer_stats__rule_text(const struct sksteer_stats *st,
-				     size_t idx)
+const char *sksteer_stats__rule_text(const struct sksteer_stats *st, size_t idx)
 {
 	if (idx >= sksteer_stats__rule_cnt(st) ||
 	    st->meta.rule_text_off[idx] >= SK_META_TEXT)
@@ -233,7 +233,8 @@ uint64_t sksteer_stats__rule_hits(const struct sksteer_stats *st, size_t idx)
 
 size_t sksteer_stats__pool_cnt(const struct sksteer_stats *st)
 {
-	return st->meta.npools < SKS_MAX_POOLS ? st->meta.npools : SKS_MAX_POOLS;
+	return st->meta.npools < SKS_MAX_POOLS ? st->meta.npools :
+						 SKS_MAX_POOLS;
 }
 
 const char *sksteer_stats__pool_name(const struct sksteer_stats *st, size_t idx)
@@ -246,7 +247,8 @@ const char *sksteer_stats__pool_name(const struct sksteer_stats *st, size_t idx)
 unsigned int sksteer_stats__pool_sockets(const struct sksteer_stats *st,
 					 size_t idx)
 {
-	return idx < sksteer_stats__pool_cnt(st) ? st->meta.pool_sockets[idx] : 0;
+	return idx < sksteer_stats__pool_cnt(st) ? st->meta.pool_sockets[idx] :
+						   0;
 }
 
 uint64_t sksteer_stats__pool_hits(const struct sksteer_stats *st, size_t idx)

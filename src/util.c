@@ -99,7 +99,7 @@ uint32_t sksteer_minor_version(void)
 }
 
 #define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR(x)	STR_(x)
 
 const char *sksteer_version_string(void)
 {

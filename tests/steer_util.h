@@ -598,29 +598,35 @@ static inline bool su_refused(const char *file, int line, struct su_group *g,
 					break;
 			if (landing == g->n)
 				return true;
-			tl_fail(file, line, "UDP datagram %s:%u -> %s was refused "
-				"but %s received one", src, port, dst,
+			tl_fail(file, line,
+				"UDP datagram %s:%u -> %s was refused "
+				"but %s received one",
+				src, port, dst,
 				su_name(g, landing, b, sizeof(b)));
 			return false;
 		}
 		close(c);
-		tl_fail(file, line, "UDP datagram %s:%u -> %s was not refused "
-			"(no ICMP port unreachable)", src, port, dst);
+		tl_fail(file, line,
+			"UDP datagram %s:%u -> %s was not refused "
+			"(no ICMP port unreachable)",
+			src, port, dst);
 		return false;
 	}
 	c = su_client(SOCK_STREAM, src, &port);
 	if (!connect(c, (struct sockaddr *)&ss, len)) {
 		landing = su_tcp_landing(g, c, NULL, NULL);
 		close(c);
-		tl_fail(file, line, "TCP connection %s:%u -> %s was accepted "
-			"(by %s), expected a reset", src, port, dst,
-			su_name(g, landing, b, sizeof(b)));
+		tl_fail(file, line,
+			"TCP connection %s:%u -> %s was accepted "
+			"(by %s), expected a reset",
+			src, port, dst, su_name(g, landing, b, sizeof(b)));
 		return false;
 	}
 	if (errno != ECONNREFUSED) {
-		tl_fail(file, line, "TCP connection %s:%u -> %s failed with "
-			"%s, expected ECONNREFUSED (a reset)", src, port, dst,
-			strerror(errno));
+		tl_fail(file, line,
+			"TCP connection %s:%u -> %s failed with "
+			"%s, expected ECONNREFUSED (a reset)",
+			src, port, dst, strerror(errno));
 		close(c);
 		return false;
 	}

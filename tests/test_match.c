@@ -473,15 +473,15 @@ TEST(oversized_payload)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(lens); i++) {
-		struct sksteer_flow f = flow4("198.51.100.7", 53,
-					      "203.0.113.9", &byte, lens[i]);
+		struct sksteer_flow f = flow4("198.51.100.7", 53, "203.0.113.9",
+					      &byte, lens[i]);
 		struct sksteer_verdict v = { .sz = sizeof(v) };
 		struct sksteer_cond_eval ev[4];
 		int err;
 
 		err = sksteer_service__explain(svc, NULL, &f, &v);
-		CHECK(err == -EMSGSIZE, "explain, payload_len %zu: %d",
-		      lens[i], err);
+		CHECK(err == -EMSGSIZE, "explain, payload_len %zu: %d", lens[i],
+		      err);
 		err = sksteer_service__eval_rule(svc, 0, &f, ev,
 						 ARRAY_SIZE(ev));
 		CHECK(err == -EMSGSIZE, "eval_rule, payload_len %zu: %d",

@@ -74,8 +74,8 @@ static void clients_served(int *clients, int n, const char *what)
 			bad++;
 		close(clients[i]);
 	}
-	CHECK(!bad, "%s: %d of %d connections were reset or never served",
-	      what, bad, n);
+	CHECK(!bad, "%s: %d of %d connections were reset or never served", what,
+	      bad, n);
 }
 
 TEST(accept_queue_migrates)
@@ -109,8 +109,10 @@ TEST(accept_queue_migrates)
 	na = drain(fd_a1, ca, 60);
 	nb = drain(fd_b, cb, 20);
 	CHECK(na == 60, "a[1] accepted %d of pool a's 60 connections", na);
-	CHECK(nb == 20, "b[0] accepted %d of its 20 connections (pool a's "
-	      "must not move there)", nb);
+	CHECK(nb == 20,
+	      "b[0] accepted %d of its 20 connections (pool a's "
+	      "must not move there)",
+	      nb);
 	clients_served(ca, 60, "pool a");
 	clients_served(cb, 20, "pool b");
 	su_free(&g);
@@ -146,8 +148,7 @@ static void *connector(void *arg)
 			continue;
 		}
 		if (connect(c, (struct sockaddr *)&ss, len) ||
-		    poll(&p, 1, 3000) != 1 ||
-		    recv(c, &b, 1, MSG_DONTWAIT) != 1)
+		    poll(&p, 1, 3000) != 1 || recv(c, &b, 1, MSG_DONTWAIT) != 1)
 			atomic_fetch_add(&f->refused, 1);
 		else
 			atomic_fetch_add(&f->ok, 1);
@@ -237,10 +238,14 @@ TEST_TIMEOUT(in_flight_migrate, 60)
 	pthread_join(ta, NULL);
 	CHECK(atomic_load(&f.ok) > 100, "only %d connections got through",
 	      atomic_load(&f.ok));
-	CHECK(!atomic_load(&f.refused), "%d of %d connections were reset or "
-	      "not served while listeners closed", atomic_load(&f.refused),
+	CHECK(!atomic_load(&f.refused),
+	      "%d of %d connections were reset or "
+	      "not served while listeners closed",
+	      atomic_load(&f.refused),
 	      atomic_load(&f.ok) + atomic_load(&f.refused));
-	CHECK(!atomic_load(&s.wrong), "%d connections of pool a landed in "
-	      "pool b", atomic_load(&s.wrong));
+	CHECK(!atomic_load(&s.wrong),
+	      "%d connections of pool a landed in "
+	      "pool b",
+	      atomic_load(&s.wrong));
 	su_free(&g);
 }

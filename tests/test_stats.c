@@ -94,8 +94,8 @@ TEST(counters)
 	CHECK((sb.st_mode & 0777) == 0700, "%s has mode %o", pin,
 	      sb.st_mode & 0777);
 	snprintf(path, sizeof(path), "%s/counters", pin);
-	CHECK(!stat(path, &sb) && (sb.st_mode & 0777) == 0600,
-	      "%s mode %o", path, sb.st_mode & 0777);
+	CHECK(!stat(path, &sb) && (sb.st_mode & 0777) == 0600, "%s mode %o",
+	      path, sb.st_mode & 0777);
 
 	st = sksteer_stats__read(pin);
 	ASSERT(st, "stats: %s", strerror(errno));
@@ -106,7 +106,7 @@ TEST(counters)
 	CHECK(sksteer_stats__counter(st, SKSTEER_CNT_PACKETS) == 29,
 	      "packets %llu",
 	      (unsigned long long)sksteer_stats__counter(st,
-							  SKSTEER_CNT_PACKETS));
+							 SKSTEER_CNT_PACKETS));
 	CHECK(sksteer_stats__rule_cnt(st) == 3, "rules");
 	CHECK(sksteer_stats__rule_hits(st, 0) == 10 &&
 		      sksteer_stats__rule_hits(st, 1) == 9 &&
@@ -119,8 +119,7 @@ TEST(counters)
 	      "rule text '%s'", sksteer_stats__rule_text(st, 1));
 	CHECK(sksteer_stats__counter(st, SKSTEER_CNT_DEFAULT) == 7, "default");
 	CHECK(sksteer_stats__counter(st, SKSTEER_CNT_DROP) == 3, "drop %llu",
-	      (unsigned long long)sksteer_stats__counter(st,
-							  SKSTEER_CNT_DROP));
+	      (unsigned long long)sksteer_stats__counter(st, SKSTEER_CNT_DROP));
 	CHECK(sksteer_stats__pool_cnt(st) == 3 &&
 		      !strcmp(sksteer_stats__pool_name(st, 1), "b"),
 	      "pools");
@@ -272,12 +271,13 @@ TEST(cli)
 	CHECK(strstr(out, "sksteer_rule_hits_total{service=\"web\",rule=\"1\","
 			  "text=\"rule from 127.0.0.2 pool a\"} 4"),
 	      "prometheus output: %s", out);
-	CHECK(strstr(out, "sksteer_pool_hits_total{service=\"web\",pool=\"a\"} 4"),
+	CHECK(strstr(out,
+		     "sksteer_pool_hits_total{service=\"web\",pool=\"a\"} 4"),
 	      "prometheus output: %s", out);
 	CHECK(strstr(out, "# TYPE sksteer_pool_sockets gauge"),
 	      "prometheus output: %s", out);
-	snprintf(cmd, sizeof(cmd), "../tools/sksteer -j stats --pin-root %s web",
-		 root);
+	snprintf(cmd, sizeof(cmd),
+		 "../tools/sksteer -j stats --pin-root %s web", root);
 	f = popen(cmd, "r");
 	ASSERT(f, "popen");
 	n = fread(out, 1, sizeof(out) - 1, f);

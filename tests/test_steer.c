@@ -1175,7 +1175,8 @@ T(unpriv_backends)
 	errno = 0;
 	grp = sksteer_group__create(g.svc, &ebpf);
 	if (may_bpf) {
-		CHECK(grp && sksteer_group__backend(grp) == SKSTEER_BACKEND_EBPF,
+		CHECK(grp && sksteer_group__backend(grp) ==
+				      SKSTEER_BACKEND_EBPF,
 		      "ebpf backend: %s", tl_messages());
 		CHECK(sksteer_group__prog_fd(grp) >= 0, "no program fd");
 		sksteer_group__free(grp);
@@ -1191,8 +1192,8 @@ T(unpriv_backends)
 	tl_messages_reset();
 	grp = sksteer_group__create(g.svc, &autob);
 	ASSERT(grp, "auto: %s", tl_messages());
-	CHECK(sksteer_group__backend(grp) == (may_bpf ? SKSTEER_BACKEND_EBPF :
-							SKSTEER_BACKEND_CBPF),
+	CHECK(sksteer_group__backend(grp) ==
+		      (may_bpf ? SKSTEER_BACKEND_EBPF : SKSTEER_BACKEND_CBPF),
 	      "auto resolved to %d (probe: %s)", sksteer_group__backend(grp),
 	      why);
 	CHECK(strstr(tl_messages(), may_bpf ? "auto: ebpf" : "auto: cbpf"),
@@ -1583,7 +1584,8 @@ static void scenario_foreign(int proto)
 	tl_messages_reset();
 	CHECK(sksteer_group__attach(g.grp) == -EADDRINUSE,
 	      "attach with a stranger in the group");
-	CHECK(strstr(tl_messages(), "already has 1 socket of another program") &&
+	CHECK(strstr(tl_messages(),
+		     "already has 1 socket of another program") &&
 		      strstr(tl_messages(), "joined while"),
 	      "message: %s", tl_messages());
 	close(foreign);

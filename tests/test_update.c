@@ -13,18 +13,16 @@
 #define T(name) TEST_TIMEOUT(name, 120)
 
 /* Two rule sets that send the same traffic to different pools. */
-static const char *const conf_a =
-	"service u {\n  listen udp 127.0.0.1:0\n"
-	"  pool x 2\n  pool y 1\n  pool z 1\n"
-	"  rule from 127.0.0.2 pool x\n"
-	"  rule from 127.0.0.3 pool y\n"
-	"  default pool z\n}\n";
-static const char *const conf_b =
-	"service u {\n  listen udp 127.0.0.1:0\n"
-	"  pool x 2\n  pool y 1\n  pool z 1\n"
-	"  rule from 127.0.0.2 pool y\n"
-	"  rule from 127.0.0.3 pool z\n"
-	"  default pool x\n}\n";
+static const char *const conf_a = "service u {\n  listen udp 127.0.0.1:0\n"
+				  "  pool x 2\n  pool y 1\n  pool z 1\n"
+				  "  rule from 127.0.0.2 pool x\n"
+				  "  rule from 127.0.0.3 pool y\n"
+				  "  default pool z\n}\n";
+static const char *const conf_b = "service u {\n  listen udp 127.0.0.1:0\n"
+				  "  pool x 2\n  pool y 1\n  pool z 1\n"
+				  "  rule from 127.0.0.2 pool y\n"
+				  "  rule from 127.0.0.3 pool z\n"
+				  "  default pool x\n}\n";
 
 /* pool each source goes to under rule set A (gen even) or B (odd) */
 static const char *expected_pool(unsigned int src, unsigned long gen)
@@ -35,7 +33,7 @@ static const char *expected_pool(unsigned int src, unsigned long gen)
 	return (gen % 2 ? b : a)[src];
 }
 
-#define NSEND 400000
+#define NSEND	 400000
 #define NUPDATES 2000
 
 struct stress {
@@ -151,8 +149,8 @@ T(stress_swap)
 						svc[(updates + 1) % 2]);
 
 		if (err) {
-			tl_fail(__FILE__, __LINE__, "update %u: %s: %s", updates,
-				strerror(-err), tl_messages());
+			tl_fail(__FILE__, __LINE__, "update %u: %s: %s",
+				updates, strerror(-err), tl_messages());
 			break;
 		}
 		atomic_store(&st.gen, updates + 1);
@@ -189,8 +187,10 @@ T(stress_swap)
 		}
 	}
 	updates++;
-	CHECK(!lost && !wrong, "%u updates in %.1f s, %u datagrams: %u lost, "
-	      "%u misrouted", updates,
+	CHECK(!lost && !wrong,
+	      "%u updates in %.1f s, %u datagrams: %u lost, "
+	      "%u misrouted",
+	      updates,
 	      (double)(t1.tv_sec - t0.tv_sec) +
 		      (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	      st.nsent, lost, wrong);
@@ -225,7 +225,8 @@ static void scenario_resize(const char *proto)
 		 proto);
 	/* another port: a restart, not a reload */
 	snprintf(c, sizeof(c),
-		 "service r {\n  listen %s 127.0.0.1:1\n  pool x 1\n}\n", proto);
+		 "service r {\n  listen %s 127.0.0.1:1\n  pool x 1\n}\n",
+		 proto);
 	su_setup(&g, a);
 	fd_x0 = sksteer_group__fd(g.grp, "x", 0);
 	fd_x1 = sksteer_group__fd(g.grp, "x", 1);
@@ -238,7 +239,7 @@ static void scenario_resize(const char *proto)
 	CHECK(err == -EINVAL && strstr(tl_messages(), "restart"),
 	      "changing the port: %d %s", err, tl_messages());
 	CHECK(sksteer_group__fd(g.grp, "x", 0) == fd_x0, "refused update "
-	      "changed the sockets");
+							 "changed the sockets");
 	for (k = 0; k < 3; k++)
 		CHECK_FLOW(&g, "127.0.0.3", "127.0.0.1", "gone");
 

@@ -24,33 +24,33 @@ int tl_main(int argc, char **argv);
 /* Failure records: the test goes on (CHECK) or stops (ASSERT). */
 void tl_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void tl_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-						 noreturn));
+void tl_skip(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
 void tl_stop(void) __attribute__((noreturn));
 bool tl_failed(void);
 
-#define TEST_TIMEOUT(name, secs)                                             \
-	static void name(void);                                              \
-	__attribute__((constructor)) static void tl_reg_##name(void)         \
-	{                                                                    \
-		tl_register(#name, name, secs);                              \
-	}                                                                    \
+#define TEST_TIMEOUT(name, secs)                                     \
+	static void name(void);                                      \
+	__attribute__((constructor)) static void tl_reg_##name(void) \
+	{                                                            \
+		tl_register(#name, name, secs);                      \
+	}                                                            \
 	static void name(void)
 
 #define TEST(name) TEST_TIMEOUT(name, 60)
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond))                                                 \
-			tl_fail(__FILE__, __LINE__, __VA_ARGS__);            \
+#define CHECK(cond, ...)                                          \
+	do {                                                      \
+		if (!(cond))                                      \
+			tl_fail(__FILE__, __LINE__, __VA_ARGS__); \
 	} while (0)
 
-#define ASSERT(cond, ...)                                                    \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			tl_fail(__FILE__, __LINE__, __VA_ARGS__);            \
-			tl_stop();                                           \
-		}                                                            \
+#define ASSERT(cond, ...)                                         \
+	do {                                                      \
+		if (!(cond)) {                                    \
+			tl_fail(__FILE__, __LINE__, __VA_ARGS__); \
+			tl_stop();                                \
+		}                                                 \
 	} while (0)
 
 #define SKIP(...) tl_skip(__VA_ARGS__)

@@ -184,7 +184,8 @@ uint32_t tool_flow_hash(const struct sksteer_flow *flow)
 }
 
 int tool_ebpf_explain(const struct sksteer_service *svc,
-		      const struct sksteer_flow *flow, struct sksteer_verdict *v)
+		      const struct sksteer_flow *flow,
+		      struct sksteer_verdict *v)
 {
 	struct sk_tables_result res = {};
 	struct sk_layout lay;
@@ -221,7 +222,8 @@ int tool_ebpf_explain(const struct sksteer_service *svc,
 		for (i = 0; i < svc->npools; i++) {
 			const struct sksteer_pool *p = &svc->pools[i];
 
-			if (res.slot >= p->first && res.slot < p->first + p->size) {
+			if (res.slot >= p->first &&
+			    res.slot < p->first + p->size) {
 				v->pool = p;
 				v->pool_index = (int)(res.slot - p->first);
 			}

@@ -45,8 +45,7 @@ static void print_text(const struct sksteer_stats *st)
 	size_t i;
 	int c;
 
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z",
-		 localtime(&since));
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime(&since));
 	printf("service %s  pid %d  rule set %" PRIu64 "  counting since %s\n",
 	       sksteer_stats__service(st), sksteer_stats__pid(st),
 	       sksteer_stats__generation(st), when);
@@ -102,7 +101,8 @@ static void print_json(const struct sksteer_stats *st)
 	for (i = 0; i < sksteer_stats__pool_cnt(st); i++) {
 		jw_start_object(jw);
 		jw_string_field(jw, "pool", sksteer_stats__pool_name(st, i));
-		jw_uint_field(jw, "sockets", sksteer_stats__pool_sockets(st, i));
+		jw_uint_field(jw, "sockets",
+			      sksteer_stats__pool_sockets(st, i));
 		jw_uint_field(jw, "hits", sksteer_stats__pool_hits(st, i));
 		jw_end_object(jw);
 	}
@@ -172,7 +172,8 @@ static void print_prom(const struct sksteer_stats *const *sts, size_t n)
 			prom_label(sksteer_stats__service(sts[k]));
 			printf("\",pool=\"");
 			prom_label(sksteer_stats__pool_name(sts[k], i));
-			printf("\"} %u\n", sksteer_stats__pool_sockets(sts[k], i));
+			printf("\"} %u\n",
+			       sksteer_stats__pool_sockets(sts[k], i));
 		}
 	}
 }
@@ -253,10 +254,11 @@ static int do_stats(int argc, char **argv)
 			else if (!strcmp(optarg, "prometheus"))
 				fmt = FMT_PROM;
 			else
-				return usage_err(&cmd_stats,
-						 "stats: --format '%s': expected "
-						 "text, json or prometheus",
-						 optarg);
+				return usage_err(
+					&cmd_stats,
+					"stats: --format '%s': expected "
+					"text, json or prometheus",
+					optarg);
 			break;
 		default:
 			if (common_opt(c, argv, &cmd_stats, &ret))
@@ -316,7 +318,8 @@ static int do_stats(int argc, char **argv)
 			      "using the eBPF backend have counters)",
 			      names[i], root);
 		else if (errno == ESRCH)
-			p_err("%s: stale: the process that ran it exited", path);
+			p_err("%s: stale: the process that ran it exited",
+			      path);
 		else
 			p_err("%s: %s%s", path, strerror(errno),
 			      errno == EACCES || errno == EPERM ?
@@ -330,7 +333,8 @@ static int do_stats(int argc, char **argv)
 			print_json(sts[i]);
 		jw_end_array(json_wtr);
 	} else if (fmt == FMT_PROM) {
-		print_prom((const struct sksteer_stats *const *)sts, (size_t)nst);
+		print_prom((const struct sksteer_stats *const *)sts,
+			   (size_t)nst);
 	} else {
 		if (!nst && !bad)
 			printf("no running groups under %s\n", root);
