@@ -21,26 +21,10 @@
 #include "ebpf.h"
 #include "tables.h"
 #include "testlib.h"
+#include "rnd.h"
 
 #define NPOOLS 256
 #define NPKTS  160
-
-struct rnd {
-	uint64_t s;
-};
-
-static uint32_t rnd(struct rnd *r)
-{
-	r->s ^= r->s << 13;
-	r->s ^= r->s >> 7;
-	r->s ^= r->s << 17;
-	return (uint32_t)(r->s >> 11);
-}
-
-static uint32_t below(struct rnd *r, uint32_t n)
-{
-	return rnd(r) % n;
-}
 
 struct text {
 	char *s;

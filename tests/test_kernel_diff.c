@@ -16,6 +16,7 @@
 #include "internal.h"
 #include "steer_util.h"
 #include "tables.h"
+#include "rnd.h"
 
 #define NCONFIGS 12
 #define NFLOWS	 160
@@ -32,23 +33,6 @@ static uint64_t seed_of(uint64_t base)
 	const char *s = getenv("SKSTEER_KDIFF_SEED");
 
 	return s ? strtoull(s, NULL, 0) : base;
-}
-
-struct rnd {
-	uint64_t s;
-};
-
-static uint32_t rnd(struct rnd *r)
-{
-	r->s ^= r->s << 13;
-	r->s ^= r->s >> 7;
-	r->s ^= r->s << 17;
-	return (uint32_t)(r->s >> 11);
-}
-
-static uint32_t below(struct rnd *r, uint32_t n)
-{
-	return n ? rnd(r) % n : 0;
 }
 
 /* A random address of the test space: IPv4 in the two /24s, or IPv6. */
