@@ -50,8 +50,8 @@ END {
 				line = line sprintf("%s%s %.2f×", line == "" ? "" : ", ",
 						    lbl(X), q)
 				if (q < 1)
-					worse = worse sprintf("%s %s over %s at %s",
-						worse == "" ? "" : ";", W, T, lbl(X))
+					worse = worse sprintf("%s%s over %s at %s",
+						worse == "" ? "" : "; ", W, T, lbl(X))
 			}
 			printf "- **%s over %s, eBPF against nftables NAT** " \
 			       "(throughput per CPU; above 1: sksteer is faster): " \

@@ -3,6 +3,8 @@
 #   udp-<topo>-<contender>.dat   x  median  min  max   (CPU ns/datagram
 #                                 minus contender b's, within rounds)
 #   prog-<4|6>.dat               x  median  min  max   (ns/run above empty)
+#   prog-lpm-<4|6>.dat           x  median  min  max   (the LPM trie
+#                                 contender, bpf/lpm.bpf.c, likewise)
 #   prog-floor-<4|6>.dat         x  median
 # gnuplot -e "dir='bench/out'; out='bench/results.png'" bench/plot.gp
 
@@ -37,6 +39,8 @@ set ylabel "ns per run (kernel bpf_stats)"
 set yrange [0:*]
 plot sprintf("%s/prog-4.dat", dir) using 1:2:3:4 with yerrorlines lw 2 pt 7 title "sksteer IPv4", \
 	sprintf("%s/prog-6.dat", dir) using 1:2:3:4 with yerrorlines lw 2 pt 5 title "sksteer IPv6", \
+	sprintf("%s/prog-lpm-4.dat", dir) using 1:2:3:4 with yerrorlines lw 2 pt 6 dt 4 title "LPM trie IPv4 (same rules, same run)", \
+	sprintf("%s/prog-lpm-6.dat", dir) using 1:2:3:4 with yerrorlines lw 2 pt 4 dt 4 title "LPM trie IPv6", \
 	sprintf("%s/prog-floor-4.dat", dir) using 1:2 with lines lw 1 dt 2 title "floor (read header, select) IPv4", \
 	sprintf("%s/prog-floor-6.dat", dir) using 1:2 with lines lw 1 dt 3 title "floor IPv6"
 

@@ -3,9 +3,28 @@
  * progcost: what the eBPF steering program costs per packet, measured by
  * the kernel (kernel.bpf_stats_enabled: run_time_ns / run_cnt of each
  * program), against the empty program and the floor (read the IP header,
- * select a fixed socket) in the same run; and, at each scale, the classic
- * BPF program's length and instructions executed per packet from the
- * interpreter (src/interp.c, the kernel's semantics).
+ * select a fixed socket) in the same run; against a straightforward
+ * LPM-trie program doing the same job (bpf/lpm.bpf.c), also in the same
+ * run; and, at each scale, the classic BPF program's length and
+ * instructions executed per packet from the interpreter (src/interp.c,
+ * the kernel's semantics).
+ *
+ * Contenders per family: the empty program, the floor, and at each scale
+ * N (4 `to` rules + a set of N source prefixes, 4 / 1,000 / 100,000 by
+ * default) sksteer's program and the LPM trie program. The LPM contender
+ * holds the same rules: the 4 destinations in a hash map, the same N
+ * prefixes (same seed) in a BPF_MAP_TYPE_LPM_TRIE of the family, the same
+ * pools in the same order (one socket each, a REUSEPORT_SOCKARRAY, the
+ * flow hash of sksteer's program for pools of several), the default pool
+ * in rodata. It gets the same datagrams as sksteer's contender of its
+ * scale (the same source and destination addresses and source ports in
+ * the same order; only the group's port and the tag in the payload
+ * differ) and is checked the same way: each datagram read back must be in
+ * the pool the reference matcher picks. It keeps no counters and has none
+ * of sksteer's other features, so it is a lower bound for such a design.
+ * Besides the differences to the floor and the empty program, each
+ * sksteer contender's difference to the LPM contender of its scale is
+ * taken within each pass (the "minus LPM trie" column).
  *
  * Method. Everything runs in a private network namespace (gone when the
  * process exits) on one pinned CPU. Each contender is a reuseport group on
@@ -36,6 +55,7 @@
 
 #include "common.h"
 #include "../bpf/baseline.skel.h"
+#include "../bpf/lpm.skel.h"
 
 #define PKT_MAX	  128
 #define BATCH	  64
@@ -44,7 +64,7 @@
 #define MAX_ROUND 1000
 #define NPOOLS	  6 /* d1..d4, src, rest */
 
-enum { C_EMPTY, C_FLOOR, C_SKSTEER };
+enum { C_EMPTY, C_FLOOR, C_SKSTEER, C_LPM };
 
 struct contender {
 	int kind;
@@ -62,14 +82,23 @@ struct contender {
 	struct mmsghdr *msg;
 	int *expect; /* pool per packet, -1: any */
 	size_t npkts, cursor;
-	/* the eBPF steering group */
+	/* the eBPF steering group; the LPM contender borrows the svc of
+	 * the sksteer contender of its scale (the reference matcher) */
 	struct sksteer_config *cfg;
 	const struct sksteer_service *svc;
 	struct bc_egroup eg;
+	/* the LPM trie contender */
+	struct lpm_bpf *lpm;
+	/* rule tables and the time to build and attach them */
+	size_t table_bytes;
+	double load_ms;
+	/* sksteer: the LPM contender of the same scale, or -1 */
+	int peer;
 	/* results */
-	double sample[MAX_PASS], dfloor[MAX_PASS], dempty[MAX_PASS];
+	double sample[MAX_PASS], dfloor[MAX_PASS], dempty[MAX_PASS],
+		dpeer[MAX_PASS];
 	double round_ns[MAX_ROUND], round_floor[MAX_ROUND],
-		round_empty[MAX_ROUND];
+		round_empty[MAX_ROUND], round_peer[MAX_ROUND];
 	uint64_t sent, runs, received, misrouted;
 };
 
@@ -237,21 +266,26 @@ static void make_traffic(struct contender *c, int family,
 	}
 }
 
-/* expected pools (reference matcher) and the classic BPF figures */
+/* expected pools (reference matcher) and, unless @row is NULL, the
+ * classic BPF figures */
 static void check_traffic(struct contender *c, int family, struct cbpf_row *row)
 {
 	struct sksteer_prog *prog;
 	struct sk_layout lay;
+	struct cbpf_row none = {};
 	uint64_t steps = 0;
 	size_t i;
 	size_t ihl = family == AF_INET ? 20 : 40;
+	bool want_cbpf = row != NULL;
 
+	if (!row)
+		row = &none;
 	if (sk_layout_declared(c->svc, &lay))
 		bc_die("out of memory");
 	row->prefixes = c->prefixes;
 	row->estimate = bc_cbpf_estimate(c->svc);
 	prog = NULL;
-	if (row->estimate <= CBPF_TRY_MAX) {
+	if (want_cbpf && row->estimate <= CBPF_TRY_MAX) {
 		sksteer_print_fn_t old = sksteer_set_print(NULL);
 
 		prog = sksteer_service__compile(c->svc, NULL);
@@ -303,10 +337,13 @@ static struct contender *add_contender(int kind, size_t prefixes)
 	c->kind = kind;
 	c->prefixes = prefixes;
 	c->prog_fd = -1;
+	c->peer = -1;
 	if (kind == C_EMPTY)
 		snprintf(c->label, sizeof(c->label), "empty");
 	else if (kind == C_FLOOR)
 		snprintf(c->label, sizeof(c->label), "floor");
+	else if (kind == C_LPM)
+		snprintf(c->label, sizeof(c->label), "lpm %zu", prefixes);
 	else
 		snprintf(c->label, sizeof(c->label), "sksteer %zu", prefixes);
 	return c;
@@ -371,6 +408,8 @@ static void setup_sksteer(int family, size_t n, struct cbpf_row *row)
 	c->prog_fd = c->eg.prog_fd;
 	c->port = c->eg.port;
 	c->nfds = (int)c->eg.nfds;
+	c->table_bytes = c->eg.table_bytes;
+	c->load_ms = c->eg.load_ms;
 	if (c->nfds != NPOOLS)
 		bc_die("expected %d sockets, the group has %d", NPOOLS,
 		       c->nfds);
@@ -384,6 +423,137 @@ static void setup_sksteer(int family, size_t n, struct cbpf_row *row)
 	}
 	make_traffic(c, family, p, n, opt.seed + n);
 	check_traffic(c, family, row);
+	free(p);
+}
+
+/* bytes the kernel charges for a map (fdinfo memlock: for an LPM trie,
+ * its nodes) */
+static size_t map_memlock(int fd)
+{
+	char path[64], line[128];
+	size_t v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %zu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/*
+ * The reference contender of scale @n (bpf/lpm.bpf.c): the same rules
+ * (the same prefixes, the same pools in the same order: d1..d4, src,
+ * rest) in an LPM trie and a hash of destinations, one socket per pool in
+ * its own reuseport group, the same traffic as sksteer's contender @sk.
+ */
+static void setup_lpm(int family, size_t n, struct contender *sk)
+{
+	struct contender *c = add_contender(C_LPM, n);
+	struct sk_prefix *p;
+	struct lpm_bpf *skel;
+	uint8_t any[16] = {};
+	uint64_t t0 = bc_now_ns();
+	uint32_t i, pool;
+	int err, trie_fd, dst_fd, pools_fd, socks_fd;
+
+	p = bc_gen_prefixes(family, n, opt.seed, NULL, 0);
+	skel = lpm_bpf__open();
+	if (!skel)
+		bc_die("opening the LPM trie program: %s", strerror(errno));
+	c->lpm = skel;
+	skel->rodata->default_pool = NPOOLS - 1; /* rest */
+	if (bpf_map__set_max_entries(family == AF_INET ? skel->maps.src4 :
+							 skel->maps.src6,
+				     (uint32_t)n) ||
+	    bpf_map__set_max_entries(skel->maps.socks, NPOOLS))
+		bc_die("sizing the LPM trie maps: %s", strerror(errno));
+	err = lpm_bpf__load(skel);
+	if (err)
+		bc_die("loading the LPM trie program: %s", strerror(-err));
+	c->prog_fd = bpf_program__fd(skel->progs.lpm_select);
+	trie_fd = bpf_map__fd(family == AF_INET ? skel->maps.src4 :
+						  skel->maps.src6);
+	dst_fd = bpf_map__fd(family == AF_INET ? skel->maps.dst4 :
+						 skel->maps.dst6);
+	pools_fd = bpf_map__fd(skel->maps.pools);
+	socks_fd = bpf_map__fd(skel->maps.socks);
+
+	/* rule to D1..D4 pool d1..d4 */
+	for (i = 0; i < 4; i++) {
+		uint32_t k[4];
+		sk_u128 a = dest_addr(family, (int)i);
+
+		pool = i;
+		if (family == AF_INET) {
+			k[0] = htonl((uint32_t)a);
+		} else {
+			int j;
+
+			for (j = 3; j >= 0; j--, a >>= 32)
+				k[j] = htonl((uint32_t)a);
+		}
+		if (bpf_map_update_elem(dst_fd, k, &pool, BPF_ANY))
+			bc_die("LPM contender, destination map: %s",
+			       strerror(errno));
+	}
+	/* rule from @src pool src */
+	pool = 4;
+	for (i = 0; i < n; i++) {
+		struct {
+			uint32_t plen;
+			uint32_t a[4];
+		} k = { .plen = (uint32_t)p[i].len };
+		sk_u128 a = p[i].addr;
+
+		if (family == AF_INET) {
+			k.a[0] = htonl((uint32_t)a);
+		} else {
+			int j;
+
+			for (j = 3; j >= 0; j--, a >>= 32)
+				k.a[j] = htonl((uint32_t)a);
+		}
+		if (bpf_map_update_elem(trie_fd, &k, &pool, BPF_ANY))
+			bc_die("LPM trie, prefix %u of %zu: %s", i, n,
+			       strerror(errno));
+	}
+	/* one socket per pool, in the order of the pools */
+	for (i = 0; i < NPOOLS; i++) {
+		struct {
+			uint32_t first, n;
+		} pl = { i, 1 };
+
+		if (bpf_map_update_elem(pools_fd, &i, &pl, BPF_ANY))
+			bc_die("LPM contender, pools: %s", strerror(errno));
+	}
+	c->nfds = NPOOLS;
+	err = bc_reuseport_socks(family, SOCK_DGRAM, any, NPOOLS, &c->port,
+				 c->fds);
+	if (err)
+		bc_die("LPM contender sockets: %s", strerror(-err));
+	for (i = 0; i < NPOOLS; i++) {
+		uint64_t v = (uint64_t)c->fds[i];
+
+		c->sock_pool[i] = (int)i;
+		if (bpf_map_update_elem(socks_fd, &i, &v, BPF_ANY))
+			bc_die("LPM contender sockarray: %s", strerror(errno));
+	}
+	if (setsockopt(c->fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF,
+		       &c->prog_fd, sizeof(int)))
+		bc_die("attaching the LPM trie program: %s", strerror(errno));
+	c->load_ms = (double)(bc_now_ns() - t0) / 1e6;
+	c->table_bytes = map_memlock(trie_fd) + map_memlock(dst_fd) +
+			 map_memlock(pools_fd);
+	/* the same rules and traffic as sksteer's contender of this scale */
+	c->svc = sk->svc;
+	sk->peer = (int)(c - cont);
+	make_traffic(c, family, p, n, opt.seed + n);
+	check_traffic(c, family, NULL);
 	free(p);
 }
 
@@ -492,6 +662,10 @@ static void measure(void)
 				cont[i].sample[ps] = s[i];
 				cont[i].dfloor[ps] = s[i] - s[C_FLOOR];
 				cont[i].dempty[ps] = s[i] - s[C_EMPTY];
+				cont[i].dpeer[ps] =
+					cont[i].peer >= 0 ?
+						s[i] - s[cont[i].peer] :
+						0;
 			}
 		}
 		if (rd < 0)
@@ -502,6 +676,7 @@ static void measure(void)
 			c->round_ns[rd] = bc_stat(c->sample, opt.passes).med;
 			c->round_floor[rd] = bc_stat(c->dfloor, opt.passes).med;
 			c->round_empty[rd] = bc_stat(c->dempty, opt.passes).med;
+			c->round_peer[rd] = bc_stat(c->dpeer, opt.passes).med;
 		}
 		if (opt.verbose) {
 			fprintf(stderr, "round %d:", rd);
@@ -516,6 +691,23 @@ static void measure(void)
 static void fmt_stat(char *buf, size_t sz, struct bc_stat s)
 {
 	snprintf(buf, sz, "%6.1f [%5.1f..%5.1f]", s.med, s.min, s.max);
+}
+
+static void fmt_mem(char *buf, size_t sz, size_t bytes)
+{
+	if (bytes >= 1048576)
+		snprintf(buf, sz, "%.1f MiB", (double)bytes / 1048576.0);
+	else
+		snprintf(buf, sz, "%.0f KiB", (double)bytes / 1024.0);
+}
+
+/* "cheaper" / "dearer" from the within-pass differences sksteer - LPM */
+static const char *verdict(struct bc_stat d)
+{
+	if (d.min < 0 && d.max > 0)
+		return d.med < 0 ? "cheaper in the median, not in every round" :
+				   "dearer in the median, not in every round";
+	return d.med < 0 ? "**cheaper**" : "**dearer**";
 }
 
 static void write_md(int family, const struct cbpf_row *rows, int nrows)
@@ -535,31 +727,51 @@ static void write_md(int family, const struct cbpf_row *rows, int nrows)
 		struct bc_stat s = bc_stat(c->round_ns, opt.rounds);
 		struct bc_stat fl = bc_stat(c->round_floor, opt.rounds);
 		struct bc_stat e = bc_stat(c->round_empty, opt.rounds);
-		char name[64], a[64] = "–", b[64] = "–", mem[32] = "–",
+		char name[96], a[64] = "–", b[64] = "–", mem[32] = "–",
 			       lm[32] = "–";
+		bool steers = c->kind == C_SKSTEER || c->kind == C_LPM;
 
-		if (c->kind == C_SKSTEER) {
+		if (c->kind == C_SKSTEER)
 			snprintf(name, sizeof(name),
 				 "sksteer, 4 `to` rules + %zu source prefixes",
 				 c->prefixes);
-			if (c->eg.table_bytes >= 1048576)
-				snprintf(mem, sizeof(mem), "%.1f MiB",
-					 (double)c->eg.table_bytes / 1048576.0);
-			else
-				snprintf(mem, sizeof(mem), "%.0f KiB",
-					 (double)c->eg.table_bytes / 1024.0);
-			snprintf(lm, sizeof(lm), "%.0f", c->eg.load_ms);
-		} else {
+		else if (c->kind == C_LPM)
+			snprintf(name, sizeof(name),
+				 "LPM trie, 4 `to` rules + %zu source prefixes",
+				 c->prefixes);
+		else
 			snprintf(name, sizeof(name), "%s program", c->label);
-		}
-		if (c->kind == C_SKSTEER)
+		if (steers) {
+			fmt_mem(mem, sizeof(mem), c->table_bytes);
+			snprintf(lm, sizeof(lm), "%.0f", c->load_ms);
 			snprintf(a, sizeof(a), "%+.1f (%+.1f – %+.1f)", fl.med,
 				 fl.min, fl.max);
+		}
 		if (c->kind != C_EMPTY)
 			snprintf(b, sizeof(b), "%+.1f (%+.1f – %+.1f)", e.med,
 				 e.min, e.max);
 		fprintf(f, "| %s | %.1f (%.1f–%.1f) | %s | %s | %s | %s |\n",
 			name, s.med, s.min, s.max, a, b, mem, lm);
+	}
+	fprintf(f,
+		"\n| IPv%d, source prefixes | sksteer above the floor | LPM "
+		"trie above the floor | sksteer minus LPM trie, within "
+		"passes | sksteer is |\n|---|---|---|---|---|\n",
+		v);
+	for (i = 0; i < ncont; i++) {
+		const struct contender *c = &cont[i], *l;
+		struct bc_stat fs, fl, d;
+
+		if (c->kind != C_SKSTEER || c->peer < 0)
+			continue;
+		l = &cont[c->peer];
+		fs = bc_stat(c->round_floor, opt.rounds);
+		fl = bc_stat(l->round_floor, opt.rounds);
+		d = bc_stat(c->round_peer, opt.rounds);
+		fprintf(f,
+			"| %zu | %+.1f | %+.1f | %+.1f (%+.1f – %+.1f) | %s |\n",
+			c->prefixes, fs.med, fl.med, d.med, d.min, d.max,
+			verdict(d));
 	}
 	fprintf(f,
 		"\n| IPv%d classic BPF, source prefixes | program length "
@@ -581,11 +793,18 @@ static void write_md(int family, const struct cbpf_row *rows, int nrows)
 	fclose(f);
 }
 
+static const char *csv_name(const struct contender *c)
+{
+	return c->kind == C_SKSTEER ? "sksteer" :
+	       c->kind == C_LPM	    ? "lpm" :
+				      c->label;
+}
+
 static int report(int family, const struct cbpf_row *rows, int nrows)
 {
 	FILE *csv = NULL;
-	int i, fail = 0;
-	char a[64], b[64], d[64];
+	int i, fail = 0, fv = family == AF_INET ? 4 : 6;
+	char a[64], b[64], d[64], e2[64];
 
 	if (opt.csv) {
 		bool fresh = access(opt.csv, F_OK) != 0;
@@ -597,34 +816,39 @@ static int report(int family, const struct cbpf_row *rows, int nrows)
 			fprintf(csv,
 				"family,contender,prefixes,stat,ns_per_run,"
 				"above_floor,above_empty,runs_per_pkt,"
-				"table_bytes,load_ms\n");
+				"table_bytes,load_ms,minus_lpm\n");
 	}
 	printf("\nIPv%d: eBPF program cost, ns per run (kernel "
 	       "run_time_ns/run_cnt), median [min..max] of %d rounds\n",
-	       family == AF_INET ? 4 : 6, opt.rounds);
-	printf("%-16s %-22s %-22s %-22s %8s %9s %8s\n", "contender", "ns/run",
-	       "above floor", "above empty", "runs/pkt", "tables", "load ms");
+	       fv, opt.rounds);
+	printf("%-14s %-22s %-22s %-22s %-22s %8s %9s %8s\n", "contender",
+	       "ns/run", "above floor", "above empty", "minus LPM trie",
+	       "runs/pkt", "tables", "load ms");
 	for (i = 0; i < ncont; i++) {
 		struct contender *c = &cont[i];
 		struct bc_stat s = bc_stat(c->round_ns, opt.rounds);
 		struct bc_stat f = bc_stat(c->round_floor, opt.rounds);
 		struct bc_stat e = bc_stat(c->round_empty, opt.rounds);
+		struct bc_stat pm = bc_stat(c->round_peer, opt.rounds);
 		double rpp = c->sent ? (double)c->runs / (double)c->sent : 0;
+		bool steers = c->kind == C_SKSTEER || c->kind == C_LPM;
+		bool peer = c->peer >= 0;
 		char tb[32] = "-", lm[32] = "-";
 		int rd;
 
-		if (c->kind == C_SKSTEER) {
-			if (c->eg.table_bytes)
-				snprintf(tb, sizeof(tb), "%.0fKiB",
-					 (double)c->eg.table_bytes / 1024.0);
-			snprintf(lm, sizeof(lm), "%.0f", c->eg.load_ms);
+		if (steers) {
+			snprintf(tb, sizeof(tb), "%.0fKiB",
+				 (double)c->table_bytes / 1024.0);
+			snprintf(lm, sizeof(lm), "%.0f", c->load_ms);
 		}
 		fmt_stat(a, sizeof(a), s);
 		fmt_stat(b, sizeof(b), f);
 		fmt_stat(d, sizeof(d), e);
-		printf("%-16s %-22s %-22s %-22s %8.3f %9s %8s\n", c->label, a,
-		       c->kind != C_SKSTEER ? "-" : b,
-		       c->kind == C_EMPTY ? "-" : d, rpp, tb, lm);
+		fmt_stat(e2, sizeof(e2), pm);
+		printf("%-14s %-22s %-22s %-22s %-22s %8.3f %9s %8s\n",
+		       c->label, a, steers ? b : "-",
+		       c->kind == C_EMPTY ? "-" : d, peer ? e2 : "-", rpp, tb,
+		       lm);
 		if (c->misrouted || c->received != c->sent) {
 			printf("FAIL %s: %llu of %llu datagrams in the wrong "
 			       "pool, %llu lost\n",
@@ -640,28 +864,31 @@ static int report(int family, const struct cbpf_row *rows, int nrows)
 			       (unsigned long long)c->sent);
 		if (!csv)
 			continue;
-		fprintf(csv, "%d,%s,%zu,median,%.2f,%.2f,%.2f,%.3f,%zu,%.1f\n",
-			family == AF_INET ? 4 : 6,
-			c->kind == C_SKSTEER ? "sksteer" : c->label,
-			c->prefixes, s.med, f.med, e.med, rpp,
-			c->eg.table_bytes, c->eg.load_ms);
-		fprintf(csv, "%d,%s,%zu,min,%.2f,%.2f,%.2f,,,\n",
-			family == AF_INET ? 4 : 6,
-			c->kind == C_SKSTEER ? "sksteer" : c->label,
-			c->prefixes, s.min, f.min, e.min);
-		fprintf(csv, "%d,%s,%zu,max,%.2f,%.2f,%.2f,,,\n",
-			family == AF_INET ? 4 : 6,
-			c->kind == C_SKSTEER ? "sksteer" : c->label,
-			c->prefixes, s.max, f.max, e.max);
-		for (rd = 0; rd < opt.rounds; rd++)
-			fprintf(csv, "%d,%s,%zu,round%d,%.2f,%.2f,%.2f,,,\n",
-				family == AF_INET ? 4 : 6,
-				c->kind == C_SKSTEER ? "sksteer" : c->label,
-				c->prefixes, rd, c->round_ns[rd],
+		fprintf(csv, "%d,%s,%zu,median,%.2f,%.2f,%.2f,%.3f,%zu,%.1f,",
+			fv, csv_name(c), c->prefixes, s.med, f.med, e.med, rpp,
+			c->table_bytes, c->load_ms);
+		if (peer)
+			fprintf(csv, "%.2f", pm.med);
+		fprintf(csv, "\n%d,%s,%zu,min,%.2f,%.2f,%.2f,,,,", fv,
+			csv_name(c), c->prefixes, s.min, f.min, e.min);
+		if (peer)
+			fprintf(csv, "%.2f", pm.min);
+		fprintf(csv, "\n%d,%s,%zu,max,%.2f,%.2f,%.2f,,,,", fv,
+			csv_name(c), c->prefixes, s.max, f.max, e.max);
+		if (peer)
+			fprintf(csv, "%.2f", pm.max);
+		fprintf(csv, "\n");
+		for (rd = 0; rd < opt.rounds; rd++) {
+			fprintf(csv, "%d,%s,%zu,round%d,%.2f,%.2f,%.2f,,,,", fv,
+				csv_name(c), c->prefixes, rd, c->round_ns[rd],
 				c->round_floor[rd], c->round_empty[rd]);
+			if (peer)
+				fprintf(csv, "%.2f", c->round_peer[rd]);
+			fprintf(csv, "\n");
+		}
 	}
 	printf("\nIPv%d: classic BPF program (interpreter, same datagrams)\n",
-	       family == AF_INET ? 4 : 6);
+	       fv);
 	printf("%-10s %-28s %-14s %-14s\n", "prefixes", "length (max 4096)",
 	       "executed mean", "executed worst");
 	for (i = 0; i < nrows; i++) {
@@ -695,10 +922,9 @@ static int report(int family, const struct cbpf_row *rows, int nrows)
 			fprintf(csv, "family,prefixes,fits,insns,estimate,"
 				     "exec_mean,exec_worst\n");
 		for (i = 0; i < nrows; i++)
-			fprintf(csv, "%d,%zu,%d,%zu,%zu,%.2f,%u\n",
-				family == AF_INET ? 4 : 6, rows[i].prefixes,
-				rows[i].fits, rows[i].insns, rows[i].estimate,
-				rows[i].mean, rows[i].worst);
+			fprintf(csv, "%d,%zu,%d,%zu,%zu,%.2f,%u\n", fv,
+				rows[i].prefixes, rows[i].fits, rows[i].insns,
+				rows[i].estimate, rows[i].mean, rows[i].worst);
 		fclose(csv);
 	}
 	if (opt.md)
@@ -710,7 +936,7 @@ static int run_family(int family)
 {
 	struct baseline_bpf *skel = NULL;
 	struct cbpf_row rows[8] = {};
-	int i, fail;
+	int i, fail, first_sk;
 
 	ncont = 0;
 	add_dest_addrs(family);
@@ -718,12 +944,24 @@ static int run_family(int family)
 	if (raw_fd < 0)
 		bc_die("raw socket: %s", strerror(errno));
 	setup_baselines(family, &skel);
+	first_sk = ncont;
 	for (i = 0; i < opt.nscales; i++) {
 		uint64_t t0 = bc_now_ns();
 
 		setup_sksteer(family, opt.scales[i], &rows[i]);
 		if (opt.verbose)
 			fprintf(stderr, "set up %zu prefixes in %.0f ms\n",
+				opt.scales[i],
+				(double)(bc_now_ns() - t0) / 1e6);
+	}
+	for (i = 0; i < opt.nscales; i++) {
+		uint64_t t0 = bc_now_ns();
+
+		setup_lpm(family, opt.scales[i], &cont[first_sk + i]);
+		if (opt.verbose)
+			fprintf(stderr,
+				"set up the LPM trie of %zu prefixes in "
+				"%.0f ms\n",
 				opt.scales[i],
 				(double)(bc_now_ns() - t0) / 1e6);
 	}
@@ -747,6 +985,7 @@ static int run_family(int family)
 		} else {
 			for (j = 0; j < c->nfds; j++)
 				close(c->fds[j]);
+			lpm_bpf__destroy(c->lpm);
 		}
 		free(c->pkt);
 		free(c->iov);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # Every benchmark of sksteer, one command (make bench runs it as root):
 #   bench/run.sh            writes bench/out/*.csv, bench/RESULTS.md and
-#                           bench/results.png
+#                           bench/results.png, and README.md's benchmark
+#                           list from RESULTS.md (bench/readme.sh)
 #   QUICK=1 bench/run.sh    a short run to try the harness (writes
 #                           bench/out/ only)
 # Environment: ROUNDS (netbench rounds, default 15), SECS (seconds
@@ -175,6 +176,10 @@ for f in 4 6; do
 		END { for (k in x) print k, v[k, "median"], v[k, "min"], v[k, "max"] }' \
 		"$out/progcost.csv" | sort -n >"$out/prog-$f.dat"
 	awk -F, -v f=$f '
+		$1 == f && $2 == "lpm" { v[$3, $4] = $7; x[$3] = 1 }
+		END { for (k in x) print k, v[k, "median"], v[k, "min"], v[k, "max"] }' \
+		"$out/progcost.csv" | sort -n >"$out/prog-lpm-$f.dat"
+	awk -F, -v f=$f '
 		$1 == f && $2 == "floor" { m[$4] = $7 }
 		END { print 4, m["median"]; print 100000, m["median"] }' \
 		"$out/progcost.csv" >"$out/prog-floor-$f.dat"
@@ -184,10 +189,34 @@ png=$out/results.png
 gnuplot -e "dir='$out'; out='$png'" "$here/plot.gp"
 
 # ---- RESULTS.md ----
-pvalue() { # FAMILY CONTENDER PREFIXES COLUMN (5 ns, 6 above floor, 7 above empty)
-	awk -F, -v f="$1" -v c="$2" -v x="$3" -v col="$4" '
-		$1 == f && $2 == c && $3 == x && $4 == "median" { print $col }' \
+pvalue() { # FAMILY CONTENDER PREFIXES COLUMN [STAT] (5 ns, 6 above floor,
+	# 7 above empty, 11 sksteer minus the LPM trie; STAT median|min|max)
+	awk -F, -v f="$1" -v c="$2" -v x="$3" -v col="$4" -v st="${5:-median}" '
+		$1 == f && $2 == c && $3 == x && $4 == st { print $col }' \
 		"$out/progcost.csv"
+}
+# sksteer against the LPM trie at each scale of FAMILY, one sentence
+lpm_vs() {
+	f=$1
+	line=""
+	for x in 4 1000 100000; do
+		s=$(pvalue "$f" sksteer $x 6)
+		l=$(pvalue "$f" lpm $x 6)
+		d=$(pvalue "$f" sksteer $x 11)
+		dmin=$(pvalue "$f" sksteer $x 11 min)
+		dmax=$(pvalue "$f" sksteer $x 11 max)
+		[ -n "$d" ] && [ -n "$l" ] || continue
+		part=$(awk -v s="$s" -v l="$l" -v d="$d" -v lo="$dmin" -v hi="$dmax" -v x="$x" '
+			BEGIN {
+				xs = x == 4 ? "4" : x == 1000 ? "1,000" : "100,000"
+				w = d + 0 < 0 ? "**cheaper**" : "**dearer**"
+				a = d + 0 < 0 ? -d : d
+				q = (lo + 0 < 0 && hi + 0 > 0) ? " (not in every round)" : ""
+				printf "at %s sksteer %+.0f vs LPM %+.0f, %s by %.0f ns%s", xs, s, l, w, a, q
+			}')
+		line="$line${line:+; }$part"
+	done
+	echo "$line"
 }
 commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "n/a" || v == "") print "n/a"; else printf f, v }'; }
@@ -209,6 +238,12 @@ headlines() {
 			"$(fmt "$(pvalue $f floor 0 7)" %.0f) ns above the empty" \
 			"program."
 	done
+	echo "- **eBPF program alone vs a straightforward LPM trie in the same" \
+		"run** (bpf/lpm.bpf.c: the same rules in a hash map of the 4" \
+		"destinations and an LPM trie of the prefixes, the same datagrams;" \
+		"ns per run above the floor; cheaper or dearer: sksteer minus the" \
+		"LPM trie, taken within each pass): IPv4: $(lpm_vs 4). IPv6:" \
+		"$(lpm_vs 6)."
 	u=$(awk -F, '$1 == "ebpf" && $2 == "update_ms" && $4 == "median" { print $5 }' "$out/update.csv")
 	t=$(awk -F, '$1 == "ebpf" && $2 == "total_ms" && $4 == "median" { print $5 }' "$out/update.csv")
 	l=$(awk -F, '$2 == "swap_lost" { s += $5 } END { print s + 0 }' "$out/update.csv")
@@ -298,13 +333,21 @@ fi
 	echo
 	echo "run_time_ns / run_cnt of each program, the empty program and" \
 		"the floor (read the IP header, select a fixed socket) in the" \
-		"same run: each contender its own reuseport group in a private" \
+		"same run, and a straightforward LPM-trie program doing the same" \
+		"job (bpf/lpm.bpf.c: the 4 destinations in a hash map, the same" \
+		"source prefixes in a BPF_MAP_TYPE_LPM_TRIE, the same pools in a" \
+		"REUSEPORT_SOCKARRAY with sksteer's flow hash; no counters, so a" \
+		"lower bound for that design; its map memory is the kernel's" \
+		"memlock figure, its load time includes inserting the prefixes" \
+		"one by one), checked for the right pool like sksteer and fed the" \
+		"same datagrams: each contender its own reuseport group in a private" \
 		"namespace, UDP datagrams from random public source addresses" \
 		"(a raw socket on lo), 1 in 16 to one of the 4 \`to\` rule" \
 		"addresses, the others to a fifth so that the source set" \
 		"decides; chunks of 2,048 datagrams per contender, shuffled," \
-		"$PC_PASSES per round, $PC_ROUNDS rounds. Differences are taken" \
-		"within a pass. Classic BPF: the interpreter (src/interp.c, the" \
+		"$PC_PASSES per round, $PC_ROUNDS rounds. Differences (to the" \
+		"floor, to the empty program, sksteer minus the LPM trie of the" \
+		"same scale) are taken within a pass. Classic BPF: the interpreter (src/interp.c, the" \
 		"kernel's semantics) over the same datagrams."
 	echo
 	echo "Command: \`bench/progcost --family 46 --rounds $PC_ROUNDS --passes $PC_PASSES\`"
@@ -339,6 +382,11 @@ fi
 } >"$md"
 
 echo "bench: wrote $md, $png, $out/*.csv" >&2
+# README.md's list: RESULTS.md's headlines, never typed by hand
+if [ "$QUICK" != 1 ]; then
+	"$here/readme.sh" update
+	"$here/readme.sh" check
+fi
 if [ -n "$failed" ]; then
 	die "FAILED:$failed"
 fi
