@@ -21,7 +21,7 @@
 #include "ebpf.h"
 #include "tables.h"
 #include "testlib.h"
-#include "rnd.h"
+#include "fuzz/gen.h"
 
 #define NPOOLS 256
 #define NPKTS  160
@@ -62,7 +62,7 @@ static const char *const ops[] = { "==", "!=", "<", "<=", ">", ">=" };
  * payload bytes (the first picks the rule), so every rule is a candidate
  * of every packet and the program tries them all in order.
  */
-static void limits_config(struct text *t, struct rnd *r)
+static void limits_config(struct text *t, struct gen_rng *r)
 {
 	int i, op;
 
@@ -78,11 +78,11 @@ static void limits_config(struct text *t, struct rnd *r)
 		add(t, " payload 1 u8 & 0x80 == 0x80");
 		/* of any kind, mostly true of random bytes; the datagrams
 		 * plant the value now and then */
-		op = (int)below(r, 6);
+		op = (int)gen_below(r, 6);
 		add(t, " payload 2 u16 %s %u", ops[op],
-		    op == 2 || op == 3 ? 0xf000 + below(r, 0x1000) :
-		    op == 4 || op == 5 ? below(r, 0x1000) :
-					 below(r, 0x10000));
+		    op == 2 || op == 3 ? 0xf000 + gen_below(r, 0x1000) :
+		    op == 4 || op == 5 ? gen_below(r, 0x1000) :
+					 gen_below(r, 0x10000));
 		add(t, " payload 4 u8 != 255");
 		add(t, " pool p%d%s\n", i, i % 4 ? "" : " by payload 5:1");
 	}
@@ -231,7 +231,7 @@ TEST_TIMEOUT(steer_at_limits, 120)
 		"2001:db8::8000:0:0:1", "2001:db8::ffff:1:2:3", "203.0.113.9",
 	};
 	SKSTEER_OPTS(sksteer_group_opts, opts, .backend = SKSTEER_BACKEND_EBPF);
-	struct rnd r = { 0x11a175 };
+	struct gen_rng r = { 0x11a175 };
 	struct text t = {};
 	struct sksteer_config *cfg;
 	const struct sksteer_service *svc;
@@ -269,24 +269,25 @@ TEST_TIMEOUT(steer_at_limits, 120)
 		ASSERT(fds[i] >= 0, "no socket for pool %s", name);
 	}
 	for (i = 0; i < NPKTS; i++) {
-		const char *src = srcs[below(&r, ARRAY_SIZE(srcs))], *dst;
-		uint16_t sport = (uint16_t)(10000 + i * 100 + below(&r, 100));
+		const char *src = srcs[gen_below(&r, ARRAY_SIZE(srcs))], *dst;
+		uint16_t sport =
+			(uint16_t)(10000 + i * 100 + gen_below(&r, 100));
 		uint8_t pl[8];
 		int want, got, rule, k;
 
 		for (k = 0; k < 8; k++)
-			pl[k] = (uint8_t)rnd(&r);
+			pl[k] = (uint8_t)gen_u32(&r);
 		/* late rules most of the time: every rule before them is
 		 * tried first */
-		pl[0] = (uint8_t)(below(&r, 3) ? 192 + below(&r, 64) :
-						 below(&r, 256));
+		pl[0] = (uint8_t)(gen_below(&r, 3) ? 192 + gen_below(&r, 64) :
+						     gen_below(&r, 256));
 		/* mostly from the half of the space the rule wants */
-		if (below(&r, 4))
-			src = srcs[(pl[0] & 1) + (below(&r, 2) ? 2 : 0)];
+		if (gen_below(&r, 4))
+			src = srcs[(pl[0] & 1) + (gen_below(&r, 2) ? 2 : 0)];
 		dst = strchr(src, ':') ? "2001:db8::1" : "198.51.100.1";
-		if (below(&r, 4))
+		if (gen_below(&r, 4))
 			pl[1] |= 0x80;
-		if (below(&r, 3) == 0) {
+		if (gen_below(&r, 3) == 0) {
 			uint32_t v = svc->rules[pl[0]].pay[2].value;
 
 			pl[2] = (uint8_t)(v >> 8);
@@ -328,7 +329,7 @@ TEST_TIMEOUT(steer_at_limits, 120)
  */
 TEST(verifier_work)
 {
-	struct rnd r = { 0x5e7 };
+	struct gen_rng r = { 0x5e7 };
 	unsigned int n64, n256, n;
 	struct text t = {};
 	int i;
@@ -360,7 +361,7 @@ TEST(verifier_work)
 		    "%d-60000 payload 0 u8 == %d payload 1 u8 < 9 "
 		    "payload 2 u16 != 1 payload 4 u32 & 0xff0 >= 16 "
 		    "pool %s\n",
-		    below(&r, 256), below(&r, 65536), 1000 + i, i,
+		    gen_below(&r, 256), gen_below(&r, 65536), 1000 + i, i,
 		    i % 2 ? "a" : "b by payload 3:1");
 	add(&t, "}\n");
 	n64 = text_insns(t.s);
@@ -372,7 +373,7 @@ TEST(verifier_work)
 		    "%d-60000 payload 0 u8 == %d payload 1 u8 < 9 "
 		    "payload 2 u16 != 1 payload 4 u32 & 0xff0 >= 16 "
 		    "pool %s\n",
-		    below(&r, 256), below(&r, 65536), 1000 + i, i,
+		    gen_below(&r, 256), gen_below(&r, 65536), 1000 + i, i,
 		    i % 2 ? "a" : "b by payload 3:1");
 	add(&t, "}\n");
 	n256 = text_insns(t.s);

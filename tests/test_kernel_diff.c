@@ -16,7 +16,7 @@
 #include "internal.h"
 #include "steer_util.h"
 #include "tables.h"
-#include "rnd.h"
+#include "fuzz/gen.h"
 
 #define NCONFIGS 12
 #define NFLOWS	 160
@@ -36,35 +36,36 @@ static uint64_t seed_of(uint64_t base)
 }
 
 /* A random address of the test space: IPv4 in the two /24s, or IPv6. */
-static void rand_addr(struct rnd *r, bool v6, char *buf, size_t sz)
+static void rand_addr(struct gen_rng *r, bool v6, char *buf, size_t sz)
 {
 	if (v6)
-		snprintf(buf, sz, "2001:db8::%x:%x", below(r, 3),
-			 below(r, 0x40));
+		snprintf(buf, sz, "2001:db8::%x:%x", gen_below(r, 3),
+			 gen_below(r, 0x40));
 	else
 		snprintf(buf, sz, "%s.%u",
-			 below(r, 2) ? "198.51.100" : "203.0.113",
-			 below(r, 64));
+			 gen_below(r, 2) ? "198.51.100" : "203.0.113",
+			 gen_below(r, 64));
 }
 
-static void rand_prefix(struct rnd *r, bool v6, char *buf, size_t sz)
+static void rand_prefix(struct gen_rng *r, bool v6, char *buf, size_t sz)
 {
 	if (v6) {
 		static const int lens[] = { 112, 122, 124, 126, 127, 128 };
-		int len = lens[below(r, ARRAY_SIZE(lens))];
-		uint32_t host = below(r, 0x40);
+		int len = lens[gen_below(r, ARRAY_SIZE(lens))];
+		uint32_t host = gen_below(r, 0x40);
 
 		/* host bits of the last 16-bit group */
 		host &= 0xffffu << (128 - len > 16 ? 16 : 128 - len);
-		snprintf(buf, sz, "2001:db8::%x:%x/%d", below(r, 3),
+		snprintf(buf, sz, "2001:db8::%x:%x/%d", gen_below(r, 3),
 			 len <= 112 ? 0 : host, len);
 	} else {
 		static const int lens[] = { 24, 26, 27, 28, 30, 31, 32 };
-		int len = lens[below(r, ARRAY_SIZE(lens))];
-		uint32_t host = below(r, 64) & (0xffu << (32 - len));
+		int len = lens[gen_below(r, ARRAY_SIZE(lens))];
+		uint32_t host = gen_below(r, 64) & (0xffu << (32 - len));
 
 		snprintf(buf, sz, "%s.%u/%d",
-			 below(r, 2) ? "198.51.100" : "203.0.113", host, len);
+			 gen_below(r, 2) ? "198.51.100" : "203.0.113", host,
+			 len);
 	}
 }
 
@@ -83,14 +84,14 @@ static size_t cat(char *buf, size_t sz, size_t len, const char *fmt, ...)
 	return len + (size_t)n;
 }
 
-static size_t rand_list(struct rnd *r, bool dual, bool v6only, char *buf,
+static size_t rand_list(struct gen_rng *r, bool dual, bool v6only, char *buf,
 			size_t sz, size_t len)
 {
-	int n = 1 + (int)below(r, 4), i;
+	int n = 1 + (int)gen_below(r, 4), i;
 	char p[64];
 
 	for (i = 0; i < n; i++) {
-		bool v6 = v6only || (dual && below(r, 2));
+		bool v6 = v6only || (dual && gen_below(r, 2));
 
 		rand_prefix(r, v6, p, sizeof(p));
 		len = cat(buf, sz, len, "%s%s", i ? ", " : "", p);
@@ -101,59 +102,62 @@ static size_t rand_list(struct rnd *r, bool dual, bool v6only, char *buf,
 static const char *const ops[] = { "==", "!=", "<", "<=", ">", ">=" };
 
 /* A random service over @proto, listening dual-stack or IPv4 only. */
-static void rand_config(struct rnd *r, const char *proto, bool dual,
+static void rand_config(struct gen_rng *r, const char *proto, bool dual,
 			bool allow_drop, char *buf, size_t sz)
 {
-	int npools = 1 + (int)below(r, 4), nrules = 1 + (int)below(r, 8);
+	int npools = 1 + (int)gen_below(r, 4),
+	    nrules = 1 + (int)gen_below(r, 8);
 	size_t len = 0;
 	int i;
 
 	len = cat(buf, sz, len, "service k {\n  listen %s %s\n", proto,
 		  dual ? "[::]:0" : "0.0.0.0:0");
 	for (i = 0; i < npools; i++) {
-		len = cat(buf, sz, len, "  pool p%d %u", i, 1 + below(r, 3));
-		if (below(r, 3) == 0)
+		len = cat(buf, sz, len, "  pool p%d %u", i,
+			  1 + gen_below(r, 3));
+		if (gen_below(r, 3) == 0)
 			len = cat(buf, sz, len, " { fallback %s }",
-				  i && below(r, 2) ? "pool p0" : "hash");
+				  i && gen_below(r, 2) ? "pool p0" : "hash");
 		len = cat(buf, sz, len, "\n");
 	}
 	for (i = 0; i < nrules; i++) {
 		int c = 0;
 
 		len = cat(buf, sz, len, "  rule");
-		if (below(r, 2)) {
+		if (gen_below(r, 2)) {
 			len = cat(buf, sz, len, " from ");
 			len = rand_list(r, dual, false, buf, sz, len);
 			c++;
 		}
-		if (below(r, 3) == 0) {
+		if (gen_below(r, 3) == 0) {
 			len = cat(buf, sz, len, " to ");
 			len = rand_list(r, dual, false, buf, sz, len);
 			c++;
 		}
-		if (below(r, 4) == 0) {
-			uint32_t lo = 20000 + below(r, 20000);
+		if (gen_below(r, 4) == 0) {
+			uint32_t lo = 20000 + gen_below(r, 20000);
 
 			len = cat(buf, sz, len, " sport %u-%u", lo,
-				  lo + below(r, 8000));
+				  lo + gen_below(r, 8000));
 			c++;
 		}
-		if (below(r, 3) == 0 || !c) {
+		if (gen_below(r, 3) == 0 || !c) {
 			len = cat(buf, sz, len, " payload %u u8 & 0x%x %s %u",
-				  below(r, 3), 1 + below(r, 255),
-				  ops[below(r, ARRAY_SIZE(ops))], below(r, 64));
+				  gen_below(r, 3), 1 + gen_below(r, 255),
+				  ops[gen_below(r, ARRAY_SIZE(ops))],
+				  gen_below(r, 64));
 		}
-		if (allow_drop && below(r, 8) == 0)
+		if (allow_drop && gen_below(r, 8) == 0)
 			len = cat(buf, sz, len, " drop\n");
-		else if (below(r, 8) == 0)
+		else if (gen_below(r, 8) == 0)
 			len = cat(buf, sz, len, " hash\n");
 		else
 			len = cat(buf, sz, len, " pool p%u%s\n",
-				  below(r, (uint32_t)npools),
-				  below(r, 4) ? "" : " by payload 1");
+				  gen_below(r, (uint32_t)npools),
+				  gen_below(r, 4) ? "" : " by payload 1");
 	}
 	len = cat(buf, sz, len, "  default %s\n}\n",
-		  below(r, 3) ? "pool p0" : "hash");
+		  gen_below(r, 3) ? "pool p0" : "hash");
 }
 
 /* The reference verdict for a flow: pool name and index, hash or drop. */
@@ -240,7 +244,7 @@ static void make_local(void)
 static void run_configs(const char *proto, bool dual, uint64_t seed)
 {
 	bool drop_ok = su_ebpf();
-	struct rnd r = { seed };
+	struct gen_rng r = { seed };
 	int c, wrong = 0, checked = 0;
 
 	for (c = 0; c < NCONFIGS; c++) {
@@ -258,7 +262,7 @@ static void run_configs(const char *proto, bool dual, uint64_t seed)
 		rand_config(&r, proto, dual, drop_ok, conf, sizeof(conf));
 		su_setup(&g, conf);
 		for (i = 0; i < n; i++) {
-			bool v6 = dual && below(&r, 2);
+			bool v6 = dual && gen_below(&r, 2);
 			size_t k;
 
 			rand_addr(&r, v6, sbuf[i], sizeof(sbuf[i]));
@@ -268,10 +272,11 @@ static void run_configs(const char *proto, bool dual, uint64_t seed)
 			/* unique ports: a datagram is known by its source;
 			 * below the ephemeral ports, one of which is the
 			 * group's (a client bound to it is refused) */
-			sports[i] = (uint16_t)(20000 + i * 70 + below(&r, 70));
-			plens[i] = below(&r, 5);
+			sports[i] =
+				(uint16_t)(20000 + i * 70 + gen_below(&r, 70));
+			plens[i] = gen_below(&r, 5);
 			for (k = 0; k < plens[i]; k++)
-				pls[i][k] = (uint8_t)rnd(&r);
+				pls[i][k] = (uint8_t)gen_u32(&r);
 			/* TCP: the payload is only seen with Fast Open */
 			if (g.proto == IPPROTO_TCP)
 				plens[i] = 0;
@@ -357,22 +362,9 @@ static void fmt6(sk_u128 a, char *buf, size_t sz)
 	inet_ntop(AF_INET6, &in6, buf, (socklen_t)sz);
 }
 
-static sk_u128 rnd128(struct rnd *r)
-{
-	return (sk_u128)rnd(r) << 96 | (sk_u128)rnd(r) << 64 |
-	       (sk_u128)rnd(r) << 32 | rnd(r);
-}
-
-static sk_u128 mask128(int len)
-{
-	return len <= 0	  ? 0 :
-	       len >= 128 ? ~(sk_u128)0 :
-			    ~(((sk_u128)1 << (128 - len)) - 1);
-}
-
 /* an address on or next to an edge of a range of the rules' sets, or in
  * one, or anywhere in 2001:db8::/32 */
-static sk_u128 pick6(struct rnd *r, const struct sksteer_service *svc)
+static sk_u128 pick6(struct gen_rng *r, const struct sksteer_service *svc)
 {
 	const sk_u128 db8 = (sk_u128)0x20010db8 << 96;
 	const struct sk_addrset *s = NULL;
@@ -381,14 +373,14 @@ static sk_u128 pick6(struct rnd *r, const struct sksteer_service *svc)
 
 	for (i = 0; i < 4 && !(s && s->n6); i++) {
 		const struct sk_rule *ru =
-			&svc->rules[below(r, (uint32_t)svc->nrules)];
+			&svc->rules[gen_below(r, (uint32_t)svc->nrules)];
 
-		s = below(r, 2) ? &ru->from : &ru->to;
+		s = gen_below(r, 2) ? &ru->from : &ru->to;
 	}
-	if (!s || !s->n6 || below(r, 10) == 0)
-		return db8 | (rnd128(r) & ~mask128(32));
-	g = &s->v6[below(r, (uint32_t)s->n6)];
-	switch (below(r, 5)) {
+	if (!s || !s->n6 || gen_below(r, 10) == 0)
+		return db8 | (gen_u128(r) & ~gen_mask128(32));
+	g = &s->v6[gen_below(r, (uint32_t)s->n6)];
+	switch (gen_below(r, 5)) {
 	case 0:
 		return g->lo - 1;
 	case 1:
@@ -398,7 +390,7 @@ static sk_u128 pick6(struct rnd *r, const struct sksteer_service *svc)
 	case 3:
 		return g->hi + 1;
 	default:
-		return g->lo + ((g->hi - g->lo) >> below(r, 128));
+		return g->lo + ((g->hi - g->lo) >> gen_below(r, 128));
 	}
 }
 
@@ -406,7 +398,8 @@ static sk_u128 pick6(struct rnd *r, const struct sksteer_service *svc)
  * Datagrams from and to addresses on the edges of the service's IPv6
  * ranges, each where the reference matcher says, through the kernel.
  */
-static void check_clustered(const char *name, const char *conf, struct rnd *r)
+static void check_clustered(const char *name, const char *conf,
+			    struct gen_rng *r)
 {
 	static char sbuf[NCLUSTER_FLOWS][48], dbuf[NCLUSTER_FLOWS][48];
 	const char *srcs[NCLUSTER_FLOWS], *dsts[NCLUSTER_FLOWS];
@@ -426,18 +419,18 @@ static void check_clustered(const char *name, const char *conf, struct rnd *r)
 
 		/* the namespace's local routes cover 2001:db8::/32 only */
 		if ((s >> 96) != 0x20010db8)
-			s = db8 | (s & ~mask128(32));
+			s = db8 | (s & ~gen_mask128(32));
 		if ((d >> 96) != 0x20010db8)
-			d = db8 | (d & ~mask128(32));
+			d = db8 | (d & ~gen_mask128(32));
 		fmt6(s, sbuf[i], sizeof(sbuf[i]));
 		fmt6(d, dbuf[i], sizeof(dbuf[i]));
 		srcs[i] = sbuf[i];
 		dsts[i] = dbuf[i];
 		/* unique, and below the ephemeral ports (the group's) */
-		sports[i] = (uint16_t)(20000 + i * 60 + below(r, 60));
-		plens[i] = below(r, 5);
+		sports[i] = (uint16_t)(20000 + i * 60 + gen_below(r, 60));
+		plens[i] = gen_below(r, 5);
 		for (k = 0; k < plens[i]; k++)
-			pls[i][k] = (uint8_t)below(r, 4);
+			pls[i][k] = (uint8_t)gen_below(r, 4);
 		reference(&g, srcs[i], dsts[i], sports[i], pls[i], plens[i],
 			  &e[i]);
 	}
@@ -498,31 +491,32 @@ static unsigned int straddling(const char *conf)
  * prefixes crowded in /57s to /66s, where an index crosses the halves),
  * a few spread out.
  */
-static size_t clustered_set(struct rnd *r, int n, char *buf, size_t sz,
+static size_t clustered_set(struct gen_rng *r, int n, char *buf, size_t sz,
 			    size_t len)
 {
 	static const int clen[] = { 48, 56, 57, 58, 60, 61, 62, 63, 64, 65 };
 	const sk_u128 db8 = (sk_u128)0x20010db8 << 96;
 	sk_u128 cb[4];
-	int cl[4], nc = 1 + (int)below(r, 4), i, k;
+	int cl[4], nc = 1 + (int)gen_below(r, 4), i, k;
 	char a[48];
 
 	for (k = 0; k < nc; k++) {
-		cl[k] = clen[below(r, ARRAY_SIZE(clen))];
-		cb[k] = (db8 | (rnd128(r) & ~mask128(32))) & mask128(cl[k]);
+		cl[k] = clen[gen_below(r, ARRAY_SIZE(clen))];
+		cb[k] = (db8 | (gen_u128(r) & ~gen_mask128(32))) &
+			gen_mask128(cl[k]);
 	}
 	for (i = 0; i < n; i++) {
 		int l;
 		sk_u128 base;
 
-		k = (int)below(r, (uint32_t)nc);
-		l = below(r, 10) < 6 ? 128 :
-		    cl[k] < 58	     ? 64 :
-				       cl[k] + 8 + (int)below(r, 50);
-		base = below(r, 20) ? cb[k] : db8;
-		fmt6((base |
-		      (rnd128(r) & ~mask128(below(r, 20) ? cl[k] : 32))) &
-			     mask128(l),
+		k = (int)gen_below(r, (uint32_t)nc);
+		l = gen_below(r, 10) < 6 ? 128 :
+		    cl[k] < 58		 ? 64 :
+					   cl[k] + 8 + (int)gen_below(r, 50);
+		base = gen_below(r, 20) ? cb[k] : db8;
+		fmt6((base | (gen_u128(r) &
+			      ~gen_mask128(gen_below(r, 20) ? cl[k] : 32))) &
+			     gen_mask128(l),
 		     a, sizeof(a));
 		len = cat(buf, sz, len, "    %s/%d\n", a, l);
 	}
@@ -541,7 +535,7 @@ static size_t clustered_set(struct rnd *r, int n, char *buf, size_t sz,
 TEST_TIMEOUT(udp_clustered_ipv6, 180)
 {
 	static char conf[64 << 10];
-	struct rnd r = { seed_of(0x6c1057) };
+	struct gen_rng r = { seed_of(0x6c1057) };
 	unsigned int straddle = 0;
 	int i, c, big = su_ebpf() ? 2 : 1;
 	size_t len;
@@ -571,13 +565,14 @@ TEST_TIMEOUT(udp_clustered_ipv6, 180)
 		  "  pool c 1\n  set h {\n");
 	for (i = 0; i < 50 * big; i++)
 		len = cat(conf, sizeof(conf), len,
-			  "    2001:db8:0:1:%x:%x:%x:%x\n", rnd(&r) & 0xffff,
-			  rnd(&r) & 0xffff, rnd(&r) & 0xffff, rnd(&r) & 0xffff);
+			  "    2001:db8:0:1:%x:%x:%x:%x\n",
+			  gen_u32(&r) & 0xffff, gen_u32(&r) & 0xffff,
+			  gen_u32(&r) & 0xffff, gen_u32(&r) & 0xffff);
 	len = cat(conf, sizeof(conf), len, "  }\n  set q {\n");
 	for (i = 0; i < 100 * big; i++)
 		len = cat(conf, sizeof(conf), len, "    2001:db8:0:%x:%x::%x\n",
-			  below(&r, 4) + 4, below(&r, 4) << 14,
-			  rnd(&r) & 0xffff);
+			  gen_below(&r, 4) + 4, gen_below(&r, 4) << 14,
+			  gen_u32(&r) & 0xffff);
 	cat(conf, sizeof(conf), len,
 	    "  }\n  rule from @h payload 0 u8 < 2 pool a\n"
 	    "  rule to @q pool b by payload 1:1\n"
