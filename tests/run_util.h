@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "sksteer.h"
+#include "sockaddr_util.h"
 #include "testlib.h"
 
 #define RU_MAXW 64
@@ -518,33 +519,6 @@ static inline bool ru_alive(pid_t pid)
 
 /* ---- addresses and clients ---- */
 
-static inline bool ru_is6(const char *a)
-{
-	return strchr(a, ':') != NULL;
-}
-
-static inline socklen_t ru_sa(struct sockaddr_storage *ss, const char *addr,
-			      uint16_t port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (ru_is6(addr)) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		ASSERT(inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1,
-		       "bad address %s", addr);
-		return sizeof(*s6);
-	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons(port);
-	ASSERT(inet_pton(AF_INET, addr, &s4->sin_addr) == 1, "bad address %s",
-	       addr);
-	return sizeof(*s4);
-}
-
 /* Add addresses to lo (we are root in our own namespace). */
 static inline void ru_addrs(const char *const *addrs)
 {
@@ -554,7 +528,7 @@ static inline void ru_addrs(const char *const *addrs)
 	for (; *addrs; addrs++)
 		len += (size_t)snprintf(
 			cmd + len, sizeof(cmd) - len,
-			ru_is6(*addrs) ?
+			tu_is_v6(*addrs) ?
 				" && ip -6 addr add %s/128 dev lo nodad" :
 				" && ip addr add %s/32 dev lo",
 			*addrs);
@@ -615,19 +589,19 @@ static inline int ru_tcp_open(const char *src, const char *dst, uint16_t port,
 	char line[256];
 	int fd, n;
 
-	fd = socket(ru_is6(dst) ? AF_INET6 : AF_INET,
+	fd = socket(tu_is_v6(dst) ? AF_INET6 : AF_INET,
 		    SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(why, whysz, "socket: %s", strerror(errno));
 		return -1;
 	}
-	len = ru_sa(&ss, src, 0);
+	len = tu_sockaddr(&ss, src, 0);
 	if (bind(fd, (struct sockaddr *)&ss, len)) {
 		snprintf(why, whysz, "bind %s: %s", src, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	len = ru_sa(&ss, dst, port);
+	len = tu_sockaddr(&ss, dst, port);
 	if (connect(fd, (struct sockaddr *)&ss, len)) {
 		snprintf(why, whysz, "connect %s -> %s:%u: %s", src, dst, port,
 			 strerror(errno));
@@ -666,17 +640,17 @@ static inline int ru_udp(const char *src, const char *dst, uint16_t port,
 	ssize_t n;
 	int fd;
 
-	fd = socket(ru_is6(dst) ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC,
-		    0);
+	fd = socket(tu_is_v6(dst) ? AF_INET6 : AF_INET,
+		    SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ASSERT(fd >= 0, "socket");
-	len = ru_sa(&ss, src, 0);
+	len = tu_sockaddr(&ss, src, 0);
 	ASSERT(!bind(fd, (struct sockaddr *)&ss, len), "bind %s: %s", src,
 	       strerror(errno));
 	getsockname(fd, (struct sockaddr *)&me, &mlen);
 	a->sport = ntohs(me.ss_family == AF_INET6 ?
 				 ((struct sockaddr_in6 *)&me)->sin6_port :
 				 ((struct sockaddr_in *)&me)->sin_port);
-	len = ru_sa(&ss, dst, port);
+	len = tu_sockaddr(&ss, dst, port);
 	ASSERT(sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) == 1,
 	       "sendto %s: %s", dst, strerror(errno));
 	p = (struct pollfd){ .fd = fd, .events = POLLIN };
@@ -734,7 +708,7 @@ static inline bool ru_expect(const struct ru_rules *r, const char *src,
 {
 	SKSTEER_OPTS(sksteer_flow, flow, .sport = sport);
 	SKSTEER_OPTS(sksteer_verdict, v);
-	int fam = ru_is6(src) ? AF_INET6 : AF_INET;
+	int fam = tu_is_v6(src) ? AF_INET6 : AF_INET;
 
 	flow.family = fam;
 	ASSERT(inet_pton(fam, src, &flow.src) == 1 &&

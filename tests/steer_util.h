@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "sksteer.h"
+#include "sockaddr_util.h"
 #include "testlib.h"
 
 #define SU_MAXSK	64
@@ -58,33 +59,6 @@ static inline uint16_t su_port(void)
 	if (su_next_port >= 31000)
 		su_next_port = 10000;
 	return su_next_port++;
-}
-
-static inline bool su_is_v6(const char *addr)
-{
-	return strchr(addr, ':') != NULL;
-}
-
-static inline socklen_t su_addr(struct sockaddr_storage *ss, const char *addr,
-				uint16_t port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (su_is_v6(addr)) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		ASSERT(inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1,
-		       "bad address %s", addr);
-		return sizeof(*s6);
-	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons(port);
-	ASSERT(inet_pton(AF_INET, addr, &s4->sin_addr) == 1, "bad address %s",
-	       addr);
-	return sizeof(*s4);
 }
 
 /* "a.b.c.d:p" / "[v6]:p"; IPv4-mapped addresses shown as IPv4 */
@@ -125,7 +99,7 @@ static inline uint32_t su_doc_hash(const char *src, uint16_t sport)
 {
 	uint8_t b[16];
 	uint32_t h = sport;
-	int i, words = su_is_v6(src) ? 4 : 1;
+	int i, words = tu_is_v6(src) ? 4 : 1;
 
 	ASSERT(inet_pton(words == 4 ? AF_INET6 : AF_INET, src, b) == 1,
 	       "bad address %s", src);
@@ -286,11 +260,11 @@ static inline int su_client(int type, const char *src, uint16_t *sport)
 	socklen_t len;
 	int fd, one = 1, tries;
 
-	fd = socket(su_is_v6(src) ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0);
+	fd = socket(tu_is_v6(src) ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0);
 	ASSERT(fd >= 0, "socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (*sport) {
-		len = su_addr(&ss, src, *sport);
+		len = tu_sockaddr(&ss, src, *sport);
 		ASSERT(!bind(fd, (struct sockaddr *)&ss, len),
 		       "binding the client to %s:%u: %s", src, *sport,
 		       strerror(errno));
@@ -298,7 +272,7 @@ static inline int su_client(int type, const char *src, uint16_t *sport)
 	}
 	for (tries = 0; tries < 100; tries++) {
 		*sport = su_port();
-		len = su_addr(&ss, src, *sport);
+		len = tu_sockaddr(&ss, src, *sport);
 		if (!bind(fd, (struct sockaddr *)&ss, len))
 			return fd;
 		ASSERT(errno == EADDRINUSE, "binding the client to %s:%u: %s",
@@ -381,7 +355,7 @@ static inline int su_tcp(struct su_group *g, const char *src, const char *dst,
 			 bool tfo)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = su_addr(&ss, dst, g->port);
+	socklen_t len = tu_sockaddr(&ss, dst, g->port);
 	char data[256];
 	size_t dlen = plen < sizeof(data) ? plen : sizeof(data);
 	uint16_t port = sport ? *sport : 0;
@@ -470,14 +444,14 @@ static inline void su_udp_batch(struct su_group *g, const char *const *src,
 {
 	struct su_sent sent[256];
 	struct sockaddr_storage ss;
-	socklen_t len = su_addr(&ss, dst, g->port);
+	socklen_t len = tu_sockaddr(&ss, dst, g->port);
 	int i;
 
 	ASSERT(n <= 256, "batch too large");
 	for (i = 0; i < n; i++) {
 		int c = su_client(SOCK_DGRAM, src[i], &sport[i]);
 
-		su_addr(&sent[i].from, src[i], sport[i]);
+		tu_sockaddr(&sent[i].from, src[i], sport[i]);
 		ASSERT(sendto(c, payload, plen, 0, (struct sockaddr *)&ss,
 			      len) == (ssize_t)plen,
 		       "sendto %s -> %s: %s", src[i], dst, strerror(errno));
@@ -570,7 +544,7 @@ static inline bool su_refused(const char *file, int line, struct su_group *g,
 			      const void *pl, size_t plen)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = su_addr(&ss, dst, g->port);
+	socklen_t len = tu_sockaddr(&ss, dst, g->port);
 	uint16_t port = sport;
 	int c, landing;
 	char b[64];

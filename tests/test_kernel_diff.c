@@ -179,7 +179,7 @@ static void reference(const struct su_group *g, const char *src,
 	struct sk_pkt pkt;
 	uint8_t buf[256];
 
-	f.family = su_is_v6(src) ? AF_INET6 : AF_INET;
+	f.family = tu_is_v6(src) ? AF_INET6 : AF_INET;
 	ASSERT(inet_pton(f.family, src, &f.src) == 1 &&
 		       inet_pton(f.family, dst, &f.dst) == 1,
 	       "address");

@@ -32,7 +32,7 @@ static void need_ebpf(void)
 static int pending(struct su_group *g, const char *src)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = su_addr(&ss, "127.0.0.1", g->port);
+	socklen_t len = tu_sockaddr(&ss, "127.0.0.1", g->port);
 	uint16_t port = 0;
 	int c = su_client(SOCK_STREAM, src, &port);
 
@@ -130,13 +130,13 @@ static void *connector(void *arg)
 {
 	struct flood *f = arg;
 	struct sockaddr_storage ss;
-	socklen_t len = su_addr(&ss, "127.0.0.1", f->g->port);
+	socklen_t len = tu_sockaddr(&ss, "127.0.0.1", f->g->port);
 
 	while (!atomic_load(&f->stop)) {
 		/* the kernel's ephemeral ports: thousands of connections
 		 * must not meet the TIME_WAITs of earlier ones */
 		struct sockaddr_storage me;
-		socklen_t mlen = su_addr(&me, "127.0.0.2", 0);
+		socklen_t mlen = tu_sockaddr(&me, "127.0.0.2", 0);
 		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		struct pollfd p = { .fd = c, .events = POLLIN };
 		char b;

@@ -29,7 +29,7 @@ static void setup(void)
 static int foreign(int type, const char *addr, uint16_t port, bool v6only)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = ru_sa(&ss, addr, port);
+	socklen_t len = tu_sockaddr(&ss, addr, port);
 	int fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0), one = 1;
 	int only = v6only;
 

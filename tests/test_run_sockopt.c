@@ -87,11 +87,11 @@ static int accept_from(int l, const char *src, const char *dst, uint16_t port)
 	socklen_t len;
 	int c, a;
 
-	c = socket(ru_is6(dst) ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC,
-		   0);
-	len = ru_sa(&ss, src, 0);
+	c = socket(tu_is_v6(dst) ? AF_INET6 : AF_INET,
+		   SOCK_STREAM | SOCK_CLOEXEC, 0);
+	len = tu_sockaddr(&ss, src, 0);
 	ASSERT(c >= 0 && !bind(c, (struct sockaddr *)&ss, len), "client");
-	len = ru_sa(&ss, dst, port);
+	len = tu_sockaddr(&ss, dst, port);
 	ASSERT(!connect(c, (struct sockaddr *)&ss, len), "connect %s: %s", dst,
 	       strerror(errno));
 	a = accept4(l, NULL, NULL, SOCK_CLOEXEC);

@@ -115,8 +115,8 @@ static void exchange(int srv, bool pktinfo, const char *dst, uint16_t port,
 {
 	struct sockaddr_storage ss, src;
 	struct sksteer_udp_peer peer;
-	socklen_t len = ru_sa(&ss, dst, port), slen = sizeof(src);
-	int c = client_socket(ru_is6(dst) ? AF_INET6 : AF_INET);
+	socklen_t len = tu_sockaddr(&ss, dst, port), slen = sizeof(src);
+	int c = client_socket(tu_is_v6(dst) ? AF_INET6 : AF_INET);
 	struct pollfd p = { .fd = srv, .events = POLLIN };
 	char buf[64], local[64], want[64];
 	ssize_t n;
@@ -270,7 +270,7 @@ TEST(udp_pktinfo_ipv6_only_option)
 	/* no packet info */
 	setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &zero, sizeof(zero));
 	c = client_socket(AF_INET);
-	len = ru_sa(&ss, v4[1], 5310);
+	len = tu_sockaddr(&ss, v4[1], 5310);
 	ASSERT(sendto(c, "q", 1, 0, (struct sockaddr *)&ss, len) == 1,
 	       "sendto");
 	CHECK(sksteer_udp_recv(fd, buf, sizeof(buf), 0, &peer) == -EPROTO,
@@ -317,7 +317,8 @@ TEST(udp_pktinfo_run)
 			struct sockaddr_storage ss, src, me = { 0 };
 			socklen_t len, slen = sizeof(src);
 			const char *dst = dsts[i];
-			int c = client_socket(ru_is6(dst) ? AF_INET6 : AF_INET);
+			int c = client_socket(tu_is_v6(dst) ? AF_INET6 :
+							      AF_INET);
 			/* round 0: a high port (pool line); 1: a low one */
 			uint16_t sport =
 				(uint16_t)(round ? 20000 + i : 40000 + i);
@@ -326,10 +327,11 @@ TEST(udp_pktinfo_run)
 			char line[256], from[64];
 			ssize_t n;
 
-			len = ru_sa(&me, ru_is6(dst) ? "::" : "0.0.0.0", sport);
+			len = tu_sockaddr(&me, tu_is_v6(dst) ? "::" : "0.0.0.0",
+					  sport);
 			ASSERT(!bind(c, (struct sockaddr *)&me, len),
 			       "bind: %s", strerror(errno));
-			len = ru_sa(&ss, dst, 5353);
+			len = tu_sockaddr(&ss, dst, 5353);
 			ASSERT(sendto(c, "q", 1, 0, (struct sockaddr *)&ss,
 				      len) == 1,
 			       "sendto");
@@ -354,7 +356,7 @@ TEST(udp_pktinfo_run)
 				      dst, from, a.local);
 			} else {
 				/* v4 from a low port: pool plain, no pktinfo */
-				CHECK(round == 1 && !ru_is6(dst),
+				CHECK(round == 1 && !tu_is_v6(dst),
 				      "%s from port %u went to pool %s", dst,
 				      sport, a.pool);
 				CHECK(!strcmp(a.local, "-"), "local %s",

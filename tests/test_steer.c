@@ -23,7 +23,7 @@ static void add_addrs(const char *const *addrs)
 	for (; *addrs; addrs++)
 		len += (size_t)snprintf(
 			cmd + len, sizeof(cmd) - len,
-			su_is_v6(*addrs) ?
+			tu_is_v6(*addrs) ?
 				" && ip -6 addr add %s/128 dev lo nodad" :
 				" && ip addr add %s/32 dev lo",
 			*addrs);

@@ -55,7 +55,7 @@ static void *sender(void *arg)
 	static const char *const srcs[3] = { "127.0.0.2", "127.0.0.3",
 					     "127.0.0.4" };
 	struct sockaddr_storage dst;
-	socklen_t dlen = su_addr(&dst, "127.0.0.1", st->port);
+	socklen_t dlen = tu_sockaddr(&dst, "127.0.0.1", st->port);
 	int fds[3], i;
 	unsigned int n;
 
