@@ -419,15 +419,8 @@ static int do_check(int argc, char **argv)
 				return ret;
 		}
 	}
-	if (optind >= argc)
-		return usage_err(&cmd_check, "check: no configuration file "
-					     "given");
-	if (optind + 1 < argc)
-		return usage_err(&cmd_check,
-				 "check: one file at a time "
-				 "(unexpected '%s')",
-				 argv[optind + 1]);
-	path = argv[optind];
+	if (one_file_operand(&cmd_check, argc, argv, &path))
+		return 1;
 
 	cfg = load_config(path);
 	if (!cfg)

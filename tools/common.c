@@ -129,3 +129,17 @@ bool parse_ulong(const char *s, unsigned long min, unsigned long max,
 	*out = v;
 	return true;
 }
+
+int one_file_operand(const struct cmd *cmd, int argc, char **argv,
+		     const char **path)
+{
+	if (optind >= argc)
+		return usage_err(cmd, "%s: no configuration file given",
+				 cmd->name);
+	if (optind + 1 < argc)
+		return usage_err(cmd,
+				 "%s: one file at a time (unexpected '%s')",
+				 cmd->name, argv[optind + 1]);
+	*path = argv[optind];
+	return 0;
+}

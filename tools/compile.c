@@ -241,15 +241,8 @@ static int do_compile(int argc, char **argv)
 						   "bytecode");
 	else if (json_output)
 		fmt = FMT_JSON;
-	if (optind >= argc)
-		return usage_err(&cmd_compile, "compile: no configuration "
-					       "file given");
-	if (optind + 1 < argc)
-		return usage_err(&cmd_compile,
-				 "compile: one file at a time "
-				 "(unexpected '%s')",
-				 argv[optind + 1]);
-	path = argv[optind];
+	if (one_file_operand(&cmd_compile, argc, argv, &path))
+		return 1;
 
 	cfg = load_config(path);
 	if (!cfg)

@@ -80,6 +80,11 @@ int usage_err(const struct cmd *cmd, const char *fmt, ...)
 
 /* ---- helpers (common.c) ---- */
 
+/* The command's one FILE operand in *@path: 0, or 1 after a usage error
+ * (none given, or more than one). */
+int one_file_operand(const struct cmd *cmd, int argc, char **argv,
+		     const char **path);
+
 /* Parse and report; NULL on error (already reported). */
 struct sksteer_config *load_config(const char *path);
 /*
