@@ -175,6 +175,13 @@ static int sock_join(const struct sk_sock_ctx *c, uint16_t port,
 	return 0;
 }
 
+static uint32_t sock_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : (uint32_t)st.st_ino;
+}
+
 /* The query for the sockets of the group's kernel reuseport group. */
 static void diag_query_init(const struct sksteer_group *grp,
 			    struct sk_diag_peers *q)
@@ -225,14 +232,12 @@ static int check_peers(const struct sksteer_group *grp, bool own)
 	ss_fmt(&ss, addr, sizeof(addr));
 	fd = sk_group_any_fd(grp);
 	if (own && fd >= 0) {
-		struct stat st;
-
 		inos = calloc(grp->nsocks, sizeof(*inos));
 		if (!inos)
 			return -ENOMEM;
 		for (i = 0; i < grp->nsocks; i++)
-			if (!fstat(grp->order[i]->fd, &st))
-				inos[q.nown++] = (uint32_t)st.st_ino;
+			if ((inos[q.nown] = sock_ino(grp->order[i]->fd)))
+				q.nown++;
 		q.own = inos;
 	}
 	err = sk_diag_peers(&q);
@@ -307,13 +312,6 @@ static struct sk_gsock *group_add(struct sksteer_group *grp, unsigned int pool,
 int sk_group_any_fd(const struct sksteer_group *grp)
 {
 	return grp->nsocks ? grp->order[0]->fd : -1;
-}
-
-static uint32_t sock_ino(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) ? 0 : (uint32_t)st.st_ino;
 }
 
 /* Is the socket @q->own[0] still in the group's port (sock_diag)? */
@@ -1335,17 +1333,9 @@ static int update_precheck(const struct sksteer_group *grp,
  * program, reuseport_migrate_sock() picks that listener with its hash, in
  * any pool.
  */
-static int tcp_migrate_req(void)
+static long tcp_migrate_req(void)
 {
-	FILE *f = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "re");
-	int v = -1;
-
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
+	return sk_read_proc_long("/proc/sys/net/ipv4/tcp_migrate_req");
 }
 
 /*

@@ -312,5 +312,7 @@ SK_HIDDEN uint32_t sk_flow_hash(const uint32_t *src_words, int nwords,
 SK_HIDDEN char *sk_strdup(const char *s);
 SK_HIDDEN char *sk_strndup(const char *s, size_t n);
 SK_HIDDEN void *sk_reallocarray(void *p, size_t n, size_t sz);
+/* The number a /proc file (a sysctl) starts with, or -1. */
+SK_HIDDEN long sk_read_proc_long(const char *path);
 
 #endif /* __SKSTEER_INTERNAL_H */

@@ -87,17 +87,9 @@ int sk_setopt_int(const struct sk_sock_ctx *c, int level, int name, int v,
 static long read_sysctl(const char *name)
 {
 	char path[96];
-	long v = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/sys/net/core/%s", name);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
+	return sk_read_proc_long(path);
 }
 
 /*

@@ -105,3 +105,16 @@ const char *sksteer_version_string(void)
 {
 	return "v" STR(SKSTEER_MAJOR_VERSION) "." STR(SKSTEER_MINOR_VERSION);
 }
+
+long sk_read_proc_long(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
