@@ -335,6 +335,41 @@ static __always_inline int select_in_pool(struct sk_reuseport_md *ctx,
 
 static __always_inline int apply(struct sk_reuseport_md *ctx,
 				 struct sks_counters *c, const struct pkt *p,
+				 const struct sks_target *first, __u32 key);
+
+/*
+ * The verdict at @idx (SKS_F_VERDICTS): its counter, and its socket when
+ * its pool has one; anything else (several sockets, the one gone, hash,
+ * drop) goes the way of a rule's target.
+ */
+static __always_inline int decide(struct sk_reuseport_md *ctx,
+				  struct sks_counters *c, const struct pkt *p,
+				  __u32 idx)
+{
+	struct sks_target t = {};
+	struct sks_verdict *v;
+	struct sks_hot *h;
+
+	h = hot_at(cfg.off_verdicts + idx / 2);
+	if (!h)
+		return SK_PASS;
+	v = &h->verdicts[idx & 1];
+	count(c, v->cnt);
+	if (v->direct) {
+		__u32 slot = v->slot;
+
+		if (!bpf_sk_select_reuseport(ctx, &socks, &slot, 0)) {
+			count(c, SKS_CNT_POOL(cfg.nrules, v->pool));
+			return SK_PASS;
+		}
+	}
+	t.kind = v->kind;
+	t.pool = v->pool;
+	return apply(ctx, c, p, &t, 0);
+}
+
+static __always_inline int apply(struct sk_reuseport_md *ctx,
+				 struct sks_counters *c, const struct pkt *p,
 				 const struct sks_target *first, __u32 key)
 {
 	struct sks_target t = *first;
@@ -439,6 +474,11 @@ static __always_inline int read_packet(struct sk_reuseport_md *ctx,
 		p->fam = SKS_FAM_OTHER;
 	}
 
+	p->sport = SPORT_UNKNOWN;
+	/* the transport header matters to 'sport', the flow hash and
+	 * payload tests only (the kernel has checked its length) */
+	if (!(cfg.flags & (SKS_F_SPORT | SKS_F_HASH | SKS_F_TESTS)))
+		return 0;
 	/* ctx->data is the transport header (linear: the kernel pulled it) */
 	if (cfg.proto == IPPROTO_TCP) {
 		if (l4 + 20 > (__u8 *)end)
@@ -450,7 +490,6 @@ static __always_inline int read_packet(struct sk_reuseport_md *ctx,
 		p->l4len = 8;
 	}
 	p->plen = ctx->len > p->l4len ? ctx->len - p->l4len : 0;
-	p->sport = SPORT_UNKNOWN;
 	if (p->fam == SKS_FAM_4 ||
 	    (p->fam == SKS_FAM_6 && ipv6_l4_reachable(ctx, ip[6])))
 		p->sport = (__u32)l4[0] << 8 | l4[1];
@@ -481,7 +520,7 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 	struct sks_counters *c;
 	struct sks_target t;
 	struct pkt p = {};
-	__u32 zero = 0, i, key = 0;
+	__u32 zero = 0, i, key = 0, vidx;
 	int rule = -1;
 
 	c = bpf_map_lookup_elem(&counters, &zero);
@@ -496,6 +535,7 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 #pragma unroll
 	for (i = 0; i < SKS_WORDS; i++)
 		mask[i] = i < cfg.nwords ? cfg.base_mask[p.fam][i] : 0;
+	vidx = cfg.vt[p.fam].base;
 	if (p.fam != SKS_FAM_OTHER) {
 		__u32 t4 = p.fam == SKS_FAM_4;
 
@@ -508,8 +548,12 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 					     (__u64)p.src[0] << 32 | p.src[1],
 					     (__u64)p.src[2] << 32 | p.src[3]);
 
-			and_class(mask, t4 ? SKS_TREE_SRC4 : SKS_TREE_SRC6,
-				  cls);
+			if (cfg.flags & SKS_F_VERDICTS)
+				vidx += cls * cfg.vt[p.fam].s_src;
+			else
+				and_class(mask,
+					  t4 ? SKS_TREE_SRC4 : SKS_TREE_SRC6,
+					  cls);
 		}
 		if (cfg.flags & SKS_F_TO) {
 			__u32 cls =
@@ -520,15 +564,24 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 					     (__u64)p.dst[0] << 32 | p.dst[1],
 					     (__u64)p.dst[2] << 32 | p.dst[3]);
 
-			and_class(mask, t4 ? SKS_TREE_DST4 : SKS_TREE_DST6,
-				  cls);
+			if (cfg.flags & SKS_F_VERDICTS)
+				vidx += cls * cfg.vt[p.fam].s_dst;
+			else
+				and_class(mask,
+					  t4 ? SKS_TREE_DST4 : SKS_TREE_DST6,
+					  cls);
 		}
 	}
 	if (cfg.flags & SKS_F_SPORT) {
 		__u32 *cls = bpf_map_lookup_elem(&sport_cls, &p.sport);
 
-		and_class(mask, SKS_NTREES, cls ? *cls : 0);
+		if (cfg.flags & SKS_F_VERDICTS)
+			vidx += (cls ? *cls : 0) * cfg.vt[p.fam].s_sport;
+		else
+			and_class(mask, SKS_NTREES, cls ? *cls : 0);
 	}
+	if (cfg.flags & SKS_F_VERDICTS)
+		return decide(ctx, c, &p, vidx);
 
 	/* the first rule, in order, whose conditions all hold */
 	if (cfg.flags & SKS_F_TESTS) {
@@ -569,6 +622,6 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 		t = h->rule.target;
 		count(c, SKS_CNT_RULE((__u32)rule));
 	}
-	/* one place that selects: the verifier walks it once */
+	/* one place that selects for the bitmaps: the verifier walks it once */
 	return apply(ctx, c, &p, &t, key);
 }

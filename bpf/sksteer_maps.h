@@ -202,17 +202,49 @@ struct sks_pool {
 };
 
 /*
- * The small tables a packet reads (class bitmaps, rules, payload tests,
- * pools, socket slots) share one array of 16-byte elements, so that a
- * small configuration is a few adjacent cache lines on one page instead of
- * a line on a page of each of five maps. Offsets (in elements) are in
- * struct sks_cfg; class bitmaps are 2 words an element, slots 4 an
- * element.
+ * A verdict: what a packet of one combination of classes gets, when no
+ * rule has payload tests (SKS_F_VERDICTS). Then the rule that decides is
+ * a function of the classes alone, so the builder decides it for every
+ * combination, and a packet reads its verdict with one load instead of
+ * ANDing class bitmaps and following rule, pool and slot. @cnt: the
+ * counter of the deciding rule (SKS_CNT_RULE) or SKS_CNT_DEFAULT. @kind,
+ * @pool: the target, resolved as for a rule. @direct: the pool has one
+ * open socket, @slot (its sockarray key) is selected without reading the
+ * pool; when that socket is gone, the pool's way (next sockets, then its
+ * fallback) decides.
+ */
+struct sks_verdict {
+	__u16 cnt;
+	__u8 kind;
+	__u8 direct;
+	__u16 pool;
+	__u16 slot;
+};
+
+/* Where the verdicts of packets of a version start (in verdicts, from
+ * sks_cfg.off_verdicts), and what a class of each tree adds to the index:
+ * base + src class * s_src + dst class * s_dst + port class * s_sport. */
+struct sks_vtab {
+	__u32 base, s_src, s_dst, s_sport;
+};
+
+/* the most verdicts a table may have (512 KiB); a configuration whose
+ * class combinations are more is steered with the class bitmaps */
+#define SKS_MAX_VERDICTS 65536
+
+/*
+ * The small tables a packet reads (verdicts or class bitmaps, rules,
+ * payload tests, pools, socket slots) share one array of 16-byte
+ * elements, so that a small configuration is a few adjacent cache lines
+ * on one page instead of a line on a page of each of five maps. Offsets
+ * (in elements) are in struct sks_cfg; class bitmaps are 2 words an
+ * element, verdicts 2 and slots 4 an element.
  */
 struct sks_hot {
 	union {
 		__u64 words[2];
 		__u32 slots[4];
+		struct sks_verdict verdicts[2];
 		struct sks_rule rule;
 		struct sks_test test;
 		struct sks_pool pool;
@@ -247,11 +279,12 @@ struct sks_counters {
 
 /* Configuration constants, set in .rodata before the program is loaded
  * (so that the verifier prunes what the configuration does not use). */
-#define SKS_F_FROM  0x01 /* some rule has a 'from' condition */
-#define SKS_F_TO    0x02 /* some rule has a 'to' condition */
-#define SKS_F_SPORT 0x04 /* some rule has a 'sport' condition */
-#define SKS_F_TESTS 0x08 /* some rule has payload tests or a payload key */
-#define SKS_F_HASH  0x10 /* some pool may spread by flow hash */
+#define SKS_F_FROM     0x01 /* some rule has a 'from' condition */
+#define SKS_F_TO       0x02 /* some rule has a 'to' condition */
+#define SKS_F_SPORT    0x04 /* some rule has a 'sport' condition */
+#define SKS_F_TESTS    0x08 /* some rule has payload tests or a payload key */
+#define SKS_F_HASH     0x10 /* some pool may spread by flow hash */
+#define SKS_F_VERDICTS 0x20 /* packets read a verdict (struct sks_verdict) */
 
 /* base masks: rules that can match a packet of a version at all */
 enum {
@@ -279,6 +312,10 @@ struct sks_cfg {
 	__u32 cls_base[SKS_NTREES + 1]; /* in words; last: source port */
 	__u32 off_tests;
 	struct sks_target deflt;
+	/* SKS_F_VERDICTS: the verdicts, per version (SKS_FAM_*) */
+	struct sks_vtab vt[SKS_NFAMS];
+	__u32 off_verdicts;
+	__u32 pad;
 	__u64 base_mask[SKS_NFAMS][SKS_WORDS];
 	__u64 test_mask[SKS_WORDS];
 	struct sks_root root[SKS_NTREES];

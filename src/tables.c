@@ -599,6 +599,131 @@ static bool rule_possible(const struct sk_rule *r, int fam)
 	return true;
 }
 
+size_t sk_tables_max_verdicts = SKS_MAX_VERDICTS;
+
+/* The verdict of a packet whose rules are @mask (all of them true but
+ * payload tests, which no rule has here). */
+static struct sks_verdict verdict_of(const struct sk_tables *t,
+				     const uint64_t *mask)
+{
+	struct sks_verdict v = { .cnt = SKS_CNT_DEFAULT };
+	struct sks_target tgt = t->deflt;
+	uint32_t w;
+
+	for (w = 0; w < t->nwords; w++)
+		if (mask[w]) {
+			uint32_t r =
+				w * 64 + (uint32_t)__builtin_ctzll(mask[w]);
+
+			v.cnt = (uint16_t)SKS_CNT_RULE(r);
+			tgt = t->rules[r].target;
+			break;
+		}
+	v.kind = tgt.kind;
+	v.pool = tgt.pool;
+	if (tgt.kind == SKS_TGT_POOL && t->pools[tgt.pool].n == 1) {
+		v.direct = 1;
+		v.slot = (uint16_t)t->slots[t->pools[tgt.pool].first];
+	}
+	return v;
+}
+
+/* classes of tree @which that a packet of version @fam is looked up in,
+ * or 0 when it is not (then the tree adds nothing to the index) */
+static uint32_t vt_classes(const struct sk_tables *t, int fam, int which)
+{
+	if (which == SKS_NTREES)
+		return t->flags & SKS_F_SPORT ? t->nclasses[which] : 0;
+	if (fam == SKS_FAM_OTHER || (fam == SKS_FAM_4 && !t->recv4) ||
+	    (fam == SKS_FAM_6 && !t->recv6))
+		return 0;
+	if (!(t->flags &
+	      (which == SKS_TREE_SRC4 || which == SKS_TREE_SRC6 ? SKS_F_FROM :
+								  SKS_F_TO)))
+		return 0;
+	return t->nclasses[which];
+}
+
+/* the class bitmaps' word @w of class @cls of tree @which */
+static uint64_t class_word(const struct sk_tables *t, int which, uint32_t cls,
+			   uint32_t w)
+{
+	return t->classbits[t->cls_base[which] + cls * t->nwords + w];
+}
+
+/*
+ * The verdict of every combination of classes, for configurations without
+ * payload tests whose combinations are at most sk_tables_max_verdicts and
+ * whose verdicts fit in what the budget leaves; others keep the class
+ * bitmaps (SKS_F_VERDICTS stays clear).
+ */
+static int build_verdicts(struct sk_tables *t)
+{
+	uint32_t n[SKS_NFAMS][3], total = 0, i, w;
+	int fam, k;
+
+	if (t->flags & SKS_F_TESTS)
+		return 0;
+	for (fam = 0; fam < SKS_NFAMS; fam++) {
+		int src = fam == SKS_FAM_6 ? SKS_TREE_SRC6 : SKS_TREE_SRC4;
+		int dst = fam == SKS_FAM_6 ? SKS_TREE_DST6 : SKS_TREE_DST4;
+		uint64_t prod = 1;
+
+		n[fam][0] = vt_classes(t, fam, src);
+		n[fam][1] = vt_classes(t, fam, dst);
+		n[fam][2] = vt_classes(t, fam, SKS_NTREES);
+		for (k = 0; k < 3; k++)
+			prod *= n[fam][k] ? n[fam][k] : 1;
+		if (total + prod > sk_tables_max_verdicts) {
+			memset(t->vt, 0, sizeof(t->vt));
+			return 0;
+		}
+		/* mixed radix: the port class varies fastest */
+		t->vt[fam].base = total;
+		t->vt[fam].s_sport = n[fam][2] ? 1 : 0;
+		t->vt[fam].s_dst = n[fam][1] ? (n[fam][2] ? n[fam][2] : 1) : 0;
+		t->vt[fam].s_src = n[fam][0] ? (uint32_t)(prod / n[fam][0]) : 0;
+		total += (uint32_t)prod;
+	}
+	/* the bitmaps alone fit the budget: never refuse for the verdicts */
+	if (sk_tables_size(t) + total * sizeof(*t->verdicts) >
+	    sk_tables_budget) {
+		memset(t->vt, 0, sizeof(t->vt));
+		return 0;
+	}
+	t->verdicts = calloc(total, sizeof(*t->verdicts));
+	if (!t->verdicts)
+		return -ENOMEM;
+	t->nverdicts = total;
+	for (fam = 0; fam < SKS_NFAMS; fam++) {
+		int src = fam == SKS_FAM_6 ? SKS_TREE_SRC6 : SKS_TREE_SRC4;
+		int dst = fam == SKS_FAM_6 ? SKS_TREE_DST6 : SKS_TREE_DST4;
+		const struct sks_vtab *vt = &t->vt[fam];
+		uint32_t nd = n[fam][1] ? n[fam][1] : 1;
+		uint32_t np = n[fam][2] ? n[fam][2] : 1;
+		uint32_t ns = n[fam][0] ? n[fam][0] : 1;
+
+		for (i = 0; i < ns * nd * np; i++) {
+			uint32_t a = i / (nd * np), b = i / np % nd, c = i % np;
+			uint64_t m[SKS_WORDS] = {};
+
+			for (w = 0; w < t->nwords; w++) {
+				m[w] = t->base_mask[fam][w];
+				if (n[fam][0])
+					m[w] &= class_word(t, src, a, w);
+				if (n[fam][1])
+					m[w] &= class_word(t, dst, b, w);
+				if (n[fam][2])
+					m[w] &= class_word(t, SKS_NTREES, c, w);
+			}
+			t->verdicts[vt->base + a * vt->s_src + b * vt->s_dst +
+				    c * vt->s_sport] = verdict_of(t, m);
+		}
+	}
+	t->flags |= SKS_F_VERDICTS;
+	return 0;
+}
+
 int sk_tables_build(const struct sksteer_service *svc,
 		    const struct sk_layout *layout, struct sk_tables *t)
 {
@@ -840,6 +965,9 @@ int sk_tables_build(const struct sksteer_service *svc,
 		ATLEAST1(nslots, t->slots);
 #undef ATLEAST1
 	}
+	err = build_verdicts(t);
+	if (err)
+		goto err_free;
 	/* the budget, before anything is loaded */
 	if (sk_tables_size(t) > sk_tables_budget) {
 		sk_warn("service '%s': the eBPF tables would take %.1f MiB "
@@ -873,14 +1001,16 @@ void sk_tables_free(struct sk_tables *t)
 	free(t->tests);
 	free(t->pools);
 	free(t->slots);
+	free(t->verdicts);
 	memset(t, 0, sizeof(*t));
 }
 
 int sk_tables_hot(const struct sk_tables *t, struct sks_hot **out, size_t *nout,
 		  struct sks_cfg *c)
 {
-	size_t ncls = (t->nclassbits + 1) / 2, nslots = (t->nslots + 3) / 4;
-	size_t n = ncls + t->nrules_map + (t->ntests ? t->ntests : 1) +
+	size_t nvd = (t->nverdicts + 1) / 2, ncls = (t->nclassbits + 1) / 2,
+	       nslots = (t->nslots + 3) / 4;
+	size_t n = nvd + ncls + t->nrules_map + (t->ntests ? t->ntests : 1) +
 		   (t->npools ? t->npools : 1) + nslots,
 	       i;
 	struct sks_hot *hot;
@@ -892,12 +1022,17 @@ int sk_tables_hot(const struct sk_tables *t, struct sks_hot **out, size_t *nout,
 	c->recv4 = (uint8_t)t->recv4;
 	c->recv6 = (uint8_t)t->recv6;
 	c->nrules = (uint16_t)t->nrules;
-	c->off_rules = (uint32_t)ncls;
+	/* verdicts first: a packet reads nothing else of a small
+	 * configuration but a pool or slot on the way to a fallback */
+	c->off_verdicts = 0;
+	c->off_rules = (uint32_t)(nvd + ncls);
 	c->off_tests = c->off_rules + (uint32_t)t->nrules_map;
 	c->off_pools = c->off_tests + (uint32_t)(t->ntests ? t->ntests : 1);
 	c->off_slots = c->off_pools + (uint32_t)(t->npools ? t->npools : 1);
 	memcpy(c->root, t->root, sizeof(c->root));
-	memcpy(c->cls_base, t->cls_base, sizeof(c->cls_base));
+	for (i = 0; i < SKS_NTREES + 1; i++)
+		c->cls_base[i] = t->cls_base[i] + (uint32_t)(2 * nvd);
+	memcpy(c->vt, t->vt, sizeof(c->vt));
 	memcpy(c->base_mask, t->base_mask, sizeof(c->base_mask));
 	memcpy(c->test_mask, t->test_mask, sizeof(c->test_mask));
 	c->deflt = t->deflt;
@@ -905,8 +1040,10 @@ int sk_tables_hot(const struct sk_tables *t, struct sks_hot **out, size_t *nout,
 	hot = calloc(n, sizeof(*hot));
 	if (!hot)
 		return -ENOMEM;
+	for (i = 0; i < t->nverdicts; i++)
+		hot[i / 2].verdicts[i % 2] = t->verdicts[i];
 	for (i = 0; i < t->nclassbits; i++)
-		hot[i / 2].words[i % 2] = t->classbits[i];
+		hot[nvd + i / 2].words[i % 2] = t->classbits[i];
 	for (i = 0; i < t->nrules_map; i++)
 		hot[c->off_rules + i].rule = t->rules[i];
 	for (i = 0; i < t->ntests; i++)
@@ -930,7 +1067,8 @@ size_t sk_tables_size(const struct sk_tables *t)
 	       t->nrules_map * sizeof(*t->rules) +
 	       (t->ntests ? t->ntests : 1) * sizeof(*t->tests) +
 	       (t->npools ? t->npools : 1) * sizeof(*t->pools) +
-	       t->nslots * sizeof(*t->slots);
+	       t->nslots * sizeof(*t->slots) +
+	       t->nverdicts * sizeof(*t->verdicts);
 }
 
 /* ---- evaluation, the way bpf/sksteer.bpf.c does it ---- */
@@ -967,8 +1105,7 @@ static void and_class(const struct sk_tables *t, uint64_t *mask, int which,
 	uint32_t i;
 
 	for (i = 0; i < t->nwords; i++)
-		mask[i] &=
-			t->classbits[t->cls_base[which] + cls * t->nwords + i];
+		mask[i] &= class_word(t, which, cls, i);
 }
 
 static int payload_value(const struct ev_pkt *p, uint32_t off, uint32_t width,
@@ -1083,7 +1220,7 @@ int sk_tables_eval(const struct sk_tables *t, const struct sk_pkt *pkt,
 	uint64_t mask[SKS_WORDS] = {};
 	struct sks_target tgt;
 	struct ev_pkt p = {};
-	uint32_t key = 0, hop, i;
+	uint32_t key = 0, hop, i, vidx;
 	size_t l4 = 0;
 	int ver, rule = -1;
 
@@ -1116,38 +1253,62 @@ int sk_tables_eval(const struct sk_tables *t, const struct sk_pkt *pkt,
 
 	for (i = 0; i < t->nwords; i++)
 		mask[i] = t->base_mask[p.fam][i];
+	vidx = t->vt[p.fam].base;
 	if (p.fam != SKS_FAM_OTHER) {
 		int t4 = p.fam == SKS_FAM_4;
 
 		if (t->flags & SKS_F_FROM) {
 			int tree = t4 ? SKS_TREE_SRC4 : SKS_TREE_SRC6;
+			uint32_t cls =
+				t4 ? sks_class4(t, &t->root[tree], p.src[0]) :
+				     sks_class6(t, &t->root[tree],
+						(uint64_t)p.src[0] << 32 |
+							p.src[1],
+						(uint64_t)p.src[2] << 32 |
+							p.src[3]);
 
-			and_class(t, mask, tree,
-				  t4 ? sks_class4(t, &t->root[tree], p.src[0]) :
-				       sks_class6(t, &t->root[tree],
-						  (uint64_t)p.src[0] << 32 |
-							  p.src[1],
-						  (uint64_t)p.src[2] << 32 |
-							  p.src[3]));
+			and_class(t, mask, tree, cls);
+			vidx += cls * t->vt[p.fam].s_src;
 		}
 		if (t->flags & SKS_F_TO) {
 			int tree = t4 ? SKS_TREE_DST4 : SKS_TREE_DST6;
+			uint32_t cls =
+				t4 ? sks_class4(t, &t->root[tree], p.dst[0]) :
+				     sks_class6(t, &t->root[tree],
+						(uint64_t)p.dst[0] << 32 |
+							p.dst[1],
+						(uint64_t)p.dst[2] << 32 |
+							p.dst[3]);
 
-			and_class(t, mask, tree,
-				  t4 ? sks_class4(t, &t->root[tree], p.dst[0]) :
-				       sks_class6(t, &t->root[tree],
-						  (uint64_t)p.dst[0] << 32 |
-							  p.dst[1],
-						  (uint64_t)p.dst[2] << 32 |
-							  p.dst[3]));
+			and_class(t, mask, tree, cls);
+			vidx += cls * t->vt[p.fam].s_dst;
 		}
 	}
-	if (t->flags & SKS_F_SPORT)
+	if (t->flags & SKS_F_SPORT) {
 		and_class(t, mask, SKS_NTREES, t->sport_cls[p.sport]);
+		vidx += t->sport_cls[p.sport] * t->vt[p.fam].s_sport;
+	}
 
-	rule = pick(t, &p, mask, &key);
-	res->rule = rule;
-	tgt = rule < 0 ? t->deflt : t->rules[rule].target;
+	if (t->flags & SKS_F_VERDICTS) {
+		/* the program's way: the verdict alone decides */
+		const struct sks_verdict *v;
+
+		if (vidx >= t->nverdicts)
+			return -EINVAL;
+		v = &t->verdicts[vidx];
+		res->rule = v->cnt == SKS_CNT_DEFAULT ? -1 : (int)v->cnt - 1;
+		if (v->direct) {
+			res->kind = SKSTEER_TARGET_POOL;
+			res->pool = v->pool;
+			res->slot = v->slot;
+			return 0;
+		}
+		tgt = (struct sks_target){ .kind = v->kind, .pool = v->pool };
+	} else {
+		rule = pick(t, &p, mask, &key);
+		res->rule = rule;
+		tgt = rule < 0 ? t->deflt : t->rules[rule].target;
+	}
 
 	for (hop = 0; hop < MAX_FALLBACK_HOPS; hop++) {
 		const struct sks_pool *pool;

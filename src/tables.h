@@ -17,6 +17,7 @@ struct sk_tables {
 	uint64_t base_mask[SKS_NFAMS][SKS_WORDS];
 	uint64_t test_mask[SKS_WORDS];
 	struct sks_target deflt;
+	struct sks_vtab vt[SKS_NFAMS];
 
 	/* maps (n* = number of entries; at least 1 so that maps can be
 	 * created) */
@@ -38,6 +39,9 @@ struct sk_tables {
 	size_t npools;
 	uint32_t *slots;
 	size_t nslots;
+	/* SKS_F_VERDICTS */
+	struct sks_verdict *verdicts;
+	size_t nverdicts;
 	/* sockarray size: the service's declared socket count */
 	uint32_t nsockets;
 	/* classes per tree, for statistics and tests */
@@ -56,6 +60,10 @@ struct sk_tables {
 /* The budget sk_tables_build() holds tables to: SK_TABLES_MAX_BYTES (tests
  * lower it to see a refusal without building a quarter of a GiB). */
 extern size_t sk_tables_budget;
+/* The most verdicts a service's tables may have before its packets are
+ * steered with class bitmaps instead: SKS_MAX_VERDICTS (tests lower it
+ * to exercise the bitmaps). */
+extern size_t sk_tables_max_verdicts;
 
 /*
  * Build the tables for @svc. @layout gives, per pool, the sockarray keys of
@@ -66,8 +74,8 @@ extern size_t sk_tables_budget;
 int sk_tables_build(const struct sksteer_service *svc,
 		    const struct sk_layout *layout, struct sk_tables *t);
 void sk_tables_free(struct sk_tables *t);
-/* The program's configuration and its "hot" array (classbits, rules,
- * tests, pools, slots, one after the other); *@hot is malloc()ed. */
+/* The program's configuration and its "hot" array (verdicts, classbits,
+ * rules, tests, pools, slots, one after the other); *@hot is malloc()ed. */
 int sk_tables_hot(const struct sk_tables *t, struct sks_hot **hot, size_t *nhot,
 		  struct sks_cfg *cfg);
 /* Bytes of map memory the tables take. */

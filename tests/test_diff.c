@@ -57,6 +57,8 @@ static double now(void)
 struct stats {
 	unsigned long cases, layouts, compiled, too_big, drop, configs;
 	unsigned long tables, table_cases;
+	/* tables whose packets read verdicts, and those on class bitmaps */
+	unsigned long t_verdicts, t_bitmaps;
 	unsigned long hash, pool, by_rule, other_ver;
 	/* the eBPF tables' cases by outcome (the others: the classic
 	 * program's, which large sets do not fit) */
@@ -500,8 +502,18 @@ static void diff_run(const struct run *run)
 					svc, &l,
 					gen_below(&r, (uint32_t)svc->npools));
 			st.layouts++;
+			/* every other build without verdicts: the class
+			 * bitmaps steer configurations with payload tests
+			 * and those with too many class combinations */
+			sk_tables_max_verdicts =
+				(c + li) % 2 ? 0 : SKS_MAX_VERDICTS;
 			have_t = !sk_tables_build(svc, &l, &t);
+			sk_tables_max_verdicts = SKS_MAX_VERDICTS;
 			st.tables += have_t;
+			if (have_t && (t.flags & SKS_F_VERDICTS))
+				st.t_verdicts++;
+			else if (have_t)
+				st.t_bitmaps++;
 			rc = compile(svc, &l, &prog, &st, why, sizeof(why));
 			if (rc > 1) {
 				struct sk_pkt none = {
@@ -545,15 +557,21 @@ static void diff_run(const struct run *run)
 		"%s: %lu cases in %.2fs: %lu configs, %lu layouts, %lu "
 		"compiled (largest %u insns), refused %lu E2BIG %lu drop; "
 		"%lu by a rule, %lu to a pool, %lu hash, %lu other-version; "
-		"eBPF tables: %lu layouts, %lu cases\n",
+		"eBPF tables: %lu layouts (%lu verdicts, %lu bitmaps), %lu "
+		"cases\n",
 		run->name, st.cases, now() - t0, st.configs, st.layouts,
 		st.compiled, st.max_insns, st.too_big, st.drop, st.by_rule,
-		st.pool, st.hash, st.other_ver, st.tables, st.table_cases);
+		st.pool, st.hash, st.other_ver, st.tables, st.t_verdicts,
+		st.t_bitmaps, st.table_cases);
 	if (getenv("SKSTEER_DIFF_CONFIG"))
 		return;
 	CHECK(st.tables == st.layouts,
 	      "the eBPF tables were refused for %lu of %lu layouts",
 	      st.layouts - st.tables, st.layouts);
+	CHECK(st.t_verdicts && st.t_bitmaps,
+	      "poor coverage of the eBPF tables' two ways: %lu verdicts, %lu "
+	      "bitmaps of %lu",
+	      st.t_verdicts, st.t_bitmaps, st.tables);
 	CHECK(st.compiled >= run->min_compiled * (double)st.layouts,
 	      "only %lu of %lu layouts compiled (E2BIG %lu, drop %lu)",
 	      st.compiled, st.layouts, st.too_big, st.drop);
@@ -1376,6 +1394,106 @@ TEST(tables_clustered_ipv6)
 	CHECK(big.bytes < ((size_t)12 << 20),
 	      "100,000 hosts in 1000 /64s take %.1f MiB of tables",
 	      (double)big.bytes / (1 << 20));
+}
+
+static void verdicts_case(const char *conf, bool want, size_t nverdicts)
+{
+	struct sksteer_config *cfg;
+	struct sk_layout l;
+	struct sk_tables t;
+	const struct sksteer_service *svc;
+
+	tl_messages_reset();
+	cfg = sksteer_config__parse_string(conf, strlen(conf), "v.conf", NULL);
+	ASSERT(cfg, "parse: %s", tl_messages());
+	svc = sksteer_config__service(cfg, 0);
+	ASSERT(!sk_layout_declared(svc, &l), "layout");
+	ASSERT(!sk_tables_build(svc, &l, &t), "tables: %s", tl_messages());
+	CHECK(!!(t.flags & SKS_F_VERDICTS) == want, "verdicts %s for: %s",
+	      want ? "expected" : "not expected", conf);
+	if (want)
+		CHECK(t.nverdicts == nverdicts,
+		      "%zu verdicts, expected %zu: %s", t.nverdicts, nverdicts,
+		      conf);
+	else
+		CHECK(!t.nverdicts, "%zu verdicts kept without the flag",
+		      t.nverdicts);
+	sk_tables_free(&t);
+	sk_layout_free(&l);
+	sksteer_config__free(cfg);
+}
+
+/*
+ * Which configurations get verdicts (the cross product of the classes,
+ * per IP version) and which keep the class bitmaps; that both decide as
+ * the matcher does is the diff_* tests' job, which build every other
+ * table without verdicts.
+ */
+TEST(tables_verdicts)
+{
+	/* IPv4 only: 3 destination classes (each address, neither) x 2
+	 * source classes; one verdict each for IPv6 (not received) and
+	 * packets of neither version */
+	verdicts_case("service v {\n listen udp 0.0.0.0:1\n pool a 1\n"
+		      " pool b 2\n"
+		      " rule to 198.51.100.1 pool a\n"
+		      " rule to 198.51.100.2 pool b\n"
+		      " rule from 203.0.113.0/24 pool a\n}\n",
+		      true, 3 * 2 + 1 + 1);
+	/* dual stack with source ports: IPv4 and IPv6 each 2 source
+	 * classes x 2 port classes (in the range; below, above or unknown:
+	 * a class is a set of rules), the other version 2 port classes */
+	verdicts_case("service v {\n listen udp [::]:1\n pool a 1\n"
+		      " rule from 203.0.113.0/24, 2001:db8::/32 sport 100-200"
+		      " pool a\n}\n",
+		      true, 2 * 2 + 2 * 2 + 2);
+	/* a payload test: the rule depends on more than the classes */
+	verdicts_case("service v {\n listen udp 0.0.0.0:1\n pool a 1\n"
+		      " rule to 198.51.100.1 payload 0 u8 == 7 pool a\n}\n",
+		      false, 0);
+	verdicts_case("service v {\n listen udp 0.0.0.0:1\n pool a 2\n"
+		      " rule to 198.51.100.1 pool a by payload 0\n}\n",
+		      false, 0);
+	/* verdicts that would take the tables over the budget are left
+	 * out, not a reason to refuse tables that fit without them */
+	{
+		const char *conf = "service v {\n listen udp 0.0.0.0:1\n"
+				   " pool a 1\n rule to 198.51.100.1 pool a\n"
+				   "}\n";
+		struct sksteer_config *cfg = sksteer_config__parse_string(
+			conf, strlen(conf), "v.conf", NULL);
+		struct sk_layout l;
+		struct sk_tables t;
+		size_t plain;
+
+		ASSERT(cfg, "parse: %s", tl_messages());
+		ASSERT(!sk_layout_declared(sksteer_config__service(cfg, 0), &l),
+		       "layout");
+		ASSERT(!sk_tables_build(sksteer_config__service(cfg, 0), &l,
+					&t),
+		       "tables: %s", tl_messages());
+		plain = sk_tables_size(&t) - t.nverdicts * sizeof(*t.verdicts);
+		sk_tables_free(&t);
+		sk_tables_budget = plain;
+		CHECK(!sk_tables_build(sksteer_config__service(cfg, 0), &l,
+				       &t) &&
+			      !(t.flags & SKS_F_VERDICTS),
+		      "tables that fit without their verdicts: %s",
+		      tl_messages());
+		sk_tables_budget = SK_TABLES_MAX_BYTES;
+		sk_tables_free(&t);
+		sk_layout_free(&l);
+		sksteer_config__free(cfg);
+	}
+	/* more combinations than allowed */
+	sk_tables_max_verdicts = 6;
+	verdicts_case("service v {\n listen udp 0.0.0.0:1\n pool a 1\n"
+		      " pool b 2\n"
+		      " rule to 198.51.100.1 pool a\n"
+		      " rule to 198.51.100.2 pool b\n"
+		      " rule from 203.0.113.0/24 pool a\n}\n",
+		      false, 0);
+	sk_tables_max_verdicts = SKS_MAX_VERDICTS;
 }
 
 /* Tables over the budget are refused before anything is loaded, with how
