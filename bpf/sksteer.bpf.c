@@ -446,14 +446,26 @@ static __always_inline int read_packet(struct sk_reuseport_md *ctx,
 	/* words, so that addresses are one load and a byte swap each */
 	__u32 ipw[10];
 	__u8 *ip = (__u8 *)ipw;
+	__u32 have = 40;
 	__u8 ver;
 
-	if (bpf_skb_load_bytes_relative(ctx, 0, ip, 1, BPF_HDR_START_NET))
-		return -1;
+	/* One helper call for either version: 40 bytes hold an IPv6 header,
+	 * or an IPv4 header and what follows it. The helper reads only the
+	 * linear part, so a short IPv4 packet takes a second call (and a
+	 * packet too short for that a third, for its version). */
+	if (bpf_skb_load_bytes_relative(ctx, 0, ip, 40, BPF_HDR_START_NET)) {
+		have = 20;
+		if (bpf_skb_load_bytes_relative(ctx, 0, ip, 20,
+						BPF_HDR_START_NET)) {
+			have = 1;
+			if (bpf_skb_load_bytes_relative(ctx, 0, ip, 1,
+							BPF_HDR_START_NET))
+				return -1;
+		}
+	}
 	ver = ip[0] >> 4;
 	if (ver == 4 && cfg.recv4) {
-		if (bpf_skb_load_bytes_relative(ctx, 0, ip, 20,
-						BPF_HDR_START_NET))
+		if (have < 20)
 			return -1;
 		p->fam = SKS_FAM_4;
 		p->src[0] = bpf_ntohl(ipw[3]);
@@ -461,8 +473,7 @@ static __always_inline int read_packet(struct sk_reuseport_md *ctx,
 	} else if (ver == 6 && cfg.recv6) {
 		int i;
 
-		if (bpf_skb_load_bytes_relative(ctx, 0, ip, 40,
-						BPF_HDR_START_NET))
+		if (have < 40)
 			return -1;
 		p->fam = SKS_FAM_6;
 #pragma unroll
@@ -532,9 +543,12 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 	}
 	if (p.fam >= SKS_NFAMS)
 		return SK_PASS; /* cannot happen; keeps the verifier informed */
+	/* the bitmaps' way only: the verifier drops it with verdicts */
+	if (!(cfg.flags & SKS_F_VERDICTS)) {
 #pragma unroll
-	for (i = 0; i < SKS_WORDS; i++)
-		mask[i] = i < cfg.nwords ? cfg.base_mask[p.fam][i] : 0;
+		for (i = 0; i < SKS_WORDS; i++)
+			mask[i] = i < cfg.nwords ? cfg.base_mask[p.fam][i] : 0;
+	}
 	vidx = cfg.vt[p.fam].base;
 	if (p.fam != SKS_FAM_OTHER) {
 		__u32 t4 = p.fam == SKS_FAM_4;

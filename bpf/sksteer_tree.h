@@ -78,12 +78,55 @@ SKS_FN __u32 sks_ctz64(__u64 x)
 	return (__u32)((v * 0x0101010101010101ull) >> 56);
 }
 
+/* The class of @v, an address's bits where bucket @b keeps relative
+ * keys (SKS_BUCKET_REL), in @b. */
+SKS_FN __u32 sks_search_rel(const struct sks_bucket *b, __u64 v)
+{
+	__u32 cls = b->cls, i;
+
+	if (b->flags & SKS_BUCKET_R16) {
+		SKS_UNROLL
+		for (i = 0; i < SKS_INLINE16; i++) {
+			__u32 le = sks_le32(b->r16[i].key, (__u32)v);
+
+			cls += le * (b->r16[i].cls - cls);
+		}
+		return cls;
+	}
+	if (b->flags & SKS_BUCKET_R32) {
+		SKS_UNROLL
+		for (i = 0; i < SKS_INLINE32; i++) {
+			__u32 le = sks_le32(b->r32[i].key, (__u32)v);
+
+			cls += le * (b->r32[i].cls - cls);
+		}
+		return cls;
+	}
+	SKS_UNROLL
+	for (i = 0; i < SKS_INLINE64; i++) {
+		__u32 le = (__u32)(1 - sks_lt64(v, b->r64.key[i]));
+
+		cls += le * (b->r64.cls[i] - cls);
+	}
+	return cls;
+}
+
+/* 2^@bits - 1 for @bits from 1 to 64 (64: shifted in two steps, a shift
+ * by 64 being undefined) */
+SKS_FN __u64 sks_low_bits(__u32 bits)
+{
+	return (((1ull << ((bits - 1) & 63)) - 1) << 1) | 1;
+}
+
 /* The class of @a in IPv4 list bucket @b: the last boundary at or below
  * it. */
 SKS_FN __u32 sks_search4(SKS_TCTX_DECL const struct sks_bucket *b, __u32 a)
 {
 	__u32 cls = b->cls, lo, n, i;
 
+	if (b->flags & SKS_BUCKET_REL)
+		return sks_search_rel(b, (a >> (b->shift & 31)) &
+						 sks_low_bits(b->bits));
 	if (b->count <= SKS_INLINE4) {
 		/* in the bucket's own cache line; padding never matches */
 		SKS_UNROLL
@@ -123,6 +166,9 @@ SKS_FN __u32 sks_search6(SKS_TCTX_DECL const struct sks_bucket *b, __u64 ahi,
 {
 	__u32 cls = b->cls, lo = b->first, hi = b->first + b->count, i;
 
+	if (b->flags & SKS_BUCKET_REL)
+		return sks_search_rel(b, sks_bits6(ahi, alo, b->shift) &
+						 sks_low_bits(b->bits));
 	if (b->count <= SKS_INLINE6) {
 		SKS_UNROLL
 		for (i = 0; i < SKS_INLINE6; i++) {

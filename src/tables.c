@@ -333,7 +333,7 @@ static void plan_table(const struct bnd *v, size_t n, int max_bits,
 }
 
 static int fill_bucket(struct builder *bd, size_t at, const struct bnd *v,
-		       size_t n, uint32_t cls0, int depth);
+		       size_t n, uint32_t cls0, int bshift, int depth);
 
 /*
  * Fill the 2^@pl->bits buckets from @base, the children of a table whose
@@ -358,20 +358,82 @@ static int fill_children(struct builder *bd, size_t base, const struct plan *pl,
 		j = i;
 		while (j < n && v[j].key <= end)
 			j++;
-		err = fill_bucket(bd, base + k, v + i, j - i, cls, depth);
+		err = fill_bucket(bd, base + k, v + i, j - i, cls, pl->shift,
+				  depth);
 		if (err)
 			return err;
 	}
 	return 0;
 }
 
+/* trailing zero bits of @x, which is not 0 */
+static int ctz128(sk_u128 x)
+{
+	uint64_t lo = (uint64_t)x;
+
+	return lo ? __builtin_ctzll(lo) :
+		    64 + __builtin_ctzll((uint64_t)(x >> 64));
+}
+
 /*
- * Fill bucket @at (@depth tables below the root) for a block whose class
- * at its start is @cls0 and whose class changes strictly inside it are
- * v[0..n).
+ * Keep the n changes v[0..n) of a block of 2^@bshift addresses inline as
+ * relative keys (SKS_BUCKET_REL) when they fit: true if done.
+ */
+static bool fill_relative(struct sks_bucket *bk, const struct bnd *v, size_t n,
+			  int bshift)
+{
+	uint32_t last = bk->cls, maxcls = 0;
+	uint64_t mask;
+	int g = bshift, kb;
+	size_t i, cap;
+
+	for (i = 0; i < n; i++) {
+		int z = ctz128(v[i].key);
+
+		g = z < g ? z : g;
+		maxcls = v[i].cls > maxcls ? v[i].cls : maxcls;
+	}
+	/* every change is strictly inside the aligned block: g < bshift */
+	kb = bshift - g;
+	mask = kb >= 64 ? UINT64_MAX : ((uint64_t)1 << kb) - 1;
+	if (kb <= 16 && n <= SKS_INLINE16 && maxcls <= UINT16_MAX)
+		bk->flags = SKS_BUCKET_R16, cap = SKS_INLINE16;
+	else if (kb <= 32 && n <= SKS_INLINE32)
+		bk->flags = SKS_BUCKET_R32, cap = SKS_INLINE32;
+	else if (kb <= 64 && n <= SKS_INLINE64)
+		bk->flags = SKS_BUCKET_R64, cap = SKS_INLINE64;
+	else
+		return false;
+	for (i = 0; i < cap; i++) {
+		/* padding: the highest key (in any width), the last class */
+		uint64_t key =
+			i < n ? (uint64_t)(v[i].key >> g) & mask : UINT64_MAX;
+
+		if (i < n)
+			last = v[i].cls;
+		if (bk->flags == SKS_BUCKET_R16) {
+			bk->r16[i].key = (uint16_t)key;
+			bk->r16[i].cls = (uint16_t)last;
+		} else if (bk->flags == SKS_BUCKET_R32) {
+			bk->r32[i].key = (uint32_t)key;
+			bk->r32[i].cls = last;
+		} else {
+			bk->r64.key[i] = key;
+			bk->r64.cls[i] = last;
+		}
+	}
+	bk->shift = (uint8_t)g;
+	bk->bits = (uint8_t)kb;
+	return true;
+}
+
+/*
+ * Fill bucket @at (@depth tables below the root) for a block of
+ * 2^@bshift addresses whose class at its start is @cls0 and whose class
+ * changes strictly inside it are v[0..n).
  */
 static int fill_bucket(struct builder *bd, size_t at, const struct bnd *v,
-		       size_t n, uint32_t cls0, int depth)
+		       size_t n, uint32_t cls0, int bshift, int depth)
 {
 	struct sk_tables *t = bd->t;
 	struct sks_bucket *bk;
@@ -414,7 +476,10 @@ static int fill_bucket(struct builder *bd, size_t at, const struct bnd *v,
 	bk = &t->buckets[at];
 	bk->cls = cls0;
 	bk->count = (uint16_t)n;
-	if (bd->fam == 4 && n <= SKS_INLINE4) {
+	if (n > (bd->fam == 4 ? SKS_INLINE4 : SKS_INLINE6) &&
+	    fill_relative(bk, v, n, bshift)) {
+		/* in its own cache line after all */
+	} else if (bd->fam == 4 && n <= SKS_INLINE4) {
 		uint32_t last = cls0;
 
 		for (i = 0; i < SKS_INLINE4; i++) {
@@ -502,7 +567,8 @@ static int build_tree(struct builder *bd, int tree, const struct bnd *v,
 	rt->cls_lo = v[0].cls;
 	rt->cls_hi = v[n - 1].cls;
 	if (!pl.bits)
-		return fill_bucket(bd, base, v + 1, n - 1, v[0].cls, 0);
+		return fill_bucket(bd, base, v + 1, n - 1, v[0].cls, bd->abits,
+				   0);
 	return fill_children(bd, base, &pl, v + 1, n - 1, v[0].cls, 0);
 }
 

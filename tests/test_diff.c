@@ -1219,6 +1219,8 @@ TEST(tables_crowded)
 
 struct tree_stats {
 	unsigned long tables, straddle, deep;
+	/* list buckets with relative keys of 16, 32 and 64 bits */
+	unsigned long r16, r32, r64;
 	size_t bytes, ranges;
 };
 
@@ -1238,6 +1240,9 @@ static void tree_stats(const struct sk_tables *t, struct tree_stats *ts)
 	for (i = 0; i < t->nbuckets; i++) {
 		const struct sks_bucket *b = &t->buckets[i];
 
+		ts->r16 += !!(b->flags & SKS_BUCKET_R16);
+		ts->r32 += !!(b->flags & SKS_BUCKET_R32);
+		ts->r64 += !!(b->flags & SKS_BUCKET_R64);
 		if (!(b->flags & SKS_BUCKET_TABLE))
 			continue;
 		ts->tables++;
@@ -1271,7 +1276,31 @@ static void check_edges(const char *name, const char *text,
 	for (i = 0; i < svc->nrules; i++) {
 		const struct sk_addrset *s = &svc->rules[i].from;
 
-		ts->ranges += s->n6;
+		ts->ranges += s->n4 + s->n6;
+		for (k = 0; k < s->n4 * 5; k++) {
+			const struct sk_range4 *g = &s->v4[k / 5];
+			uint32_t a = k % 5 == 0 ? g->lo - 1 :
+				     k % 5 == 1 ? g->lo :
+				     k % 5 == 2 ? g->hi :
+				     k % 5 == 3 ? g->hi + 1 :
+						  g->lo + ((g->hi - g->lo) >>
+							   gen_below(&r, 32));
+			struct sk_pkt pkt = { b, 28, 28 };
+
+			memset(b, 0, sizeof(b));
+			b[0] = 0x45;
+			b[9] = IPPROTO_UDP;
+			gen_put32(b + 12, a);
+			gen_put32(b + 16, gen_u32(&r));
+			gen_put16(b + 20, gen_u32(&r) & 0xffff);
+			if (check_tables(svc, &l, &t, &pkt, NULL, why,
+					 sizeof(why))) {
+				tl_fail(__FILE__, __LINE__,
+					"%s: source %#x: %s", name, a, why);
+				goto out;
+			}
+			checked++;
+		}
 		for (k = 0; k < s->n6 * 5; k++) {
 			const struct sk_range6 *g = &s->v6[k / 5];
 			sk_u128 a = k % 5 == 0 ? g->lo - 1 :
@@ -1394,6 +1423,73 @@ TEST(tables_clustered_ipv6)
 	CHECK(big.bytes < ((size_t)12 << 20),
 	      "100,000 hosts in 1000 /64s take %.1f MiB of tables",
 	      (double)big.bytes / (1 << 20));
+}
+
+/*
+ * Buckets that keep their boundaries as keys relative to their block, in
+ * each width: every edge of every range against the matcher, and that the
+ * shapes reach each width (a large IPv4 set: 16 bits under a root of
+ * /16s; IPv6 prefixes down to /48 and to /64 under one /32).
+ */
+TEST(tables_relative)
+{
+	struct gen_rng r = { base_seed() ^ 0x4e1 };
+	struct tree_stats t4 = {}, t6 = {};
+	struct gen_buf b = {};
+	int i, j;
+
+	for (j = 0; j < 4; j++) {
+		gen_printf(&b, "service c {\n  listen udp 0.0.0.0:1\n"
+			       "  pool a 2\n  pool b 1\n  set s {\n");
+		for (i = 0; i < 30000; i++) {
+			int len = (int)gen_range(&r, 17, 28);
+			uint32_t a = gen_u32(&r) & ~(0xffffffffu >> len);
+
+			gen_printf(&b, "    %u.%u.%u.%u/%d\n", a >> 24,
+				   (a >> 16) & 255, (a >> 8) & 255, a & 255,
+				   len);
+		}
+		shape_tail(&b);
+		check_edges("relative4", b.s, &t4);
+		gen_buf_free(&b);
+	}
+	for (j = 0; j < 40; j++) {
+		static const int lens[] = { 40, 44, 48, 52, 56, 60, 64 };
+		/* up to /48 only in some sets, down to /64 in the others;
+		 * in one /32, or all over 2000::/3 */
+		uint32_t nl = j % 2 ? 3 : 7, w[4];
+		int k;
+
+		shape_head(&b);
+		for (i = 0; i < 400; i++) {
+			int len = lens[gen_below(&r, nl)];
+
+			w[0] = j % 4 < 2 ? 0x2001 :
+					   0x2000 | gen_below(&r, 0x2000);
+			w[1] = j % 4 < 2 ? 0xdb8 : gen_below(&r, 0x10000);
+			for (k = 2; k < 4; k++) {
+				/* no bits past the prefix */
+				int keep = len - 16 * k;
+
+				w[k] = gen_below(&r, 0x10000);
+				w[k] &= keep <= 0  ? 0 :
+					keep >= 16 ? 0xffffu :
+						     0xffffu << (16 - keep);
+			}
+			gen_printf(&b, "    %x:%x:%x:%x::/%d\n", w[0], w[1],
+				   w[2], w[3], len);
+		}
+		shape_tail(&b);
+		check_edges("relative6", b.s, &t6);
+		gen_buf_free(&b);
+	}
+	fprintf(stderr,
+		"tables_relative: IPv4 %lu 16-bit buckets (%zu ranges), "
+		"IPv6 %lu 32-bit and %lu 64-bit buckets (%zu ranges)\n",
+		t4.r16, t4.ranges, t6.r32, t6.r64, t6.ranges);
+	CHECK(t4.r16 > 100 && t6.r32 > 20 && t6.r64 > 20,
+	      "poor coverage: %lu, %lu, %lu relative buckets", t4.r16, t6.r32,
+	      t6.r64);
 }
 
 static void verdicts_case(const char *conf, bool want, size_t nverdicts)
