@@ -23,6 +23,8 @@ kinds = "reuseport bind nft cbpf ebpf"
 array names[5] = ["a plain reuseport", "b bind per address", "c nftables NAT", \
 		  "d sksteer cBPF", "e sksteer eBPF"]
 
+# room above the data for the key
+set offsets 0, 0, graph 0.35, 0
 do for [topo in "veth lo"] {
 	set title sprintf("UDP over %s: CPU per datagram above b", topo)
 	set ylabel "ns per datagram more than b (one socket per address)"
@@ -34,6 +36,9 @@ do for [topo in "veth lo"] {
 }
 
 unset xzeroaxis
+set offsets 0, 0, 0, 0
+# the LPM trie's points at 100,000 are top right: the key goes left
+set key top left Left reverse
 set title "eBPF program alone: ns per run above the empty program"
 set ylabel "ns per run (kernel bpf_stats)"
 set yrange [0:*]
