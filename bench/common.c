@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -71,6 +72,56 @@ uint64_t bc_rand(struct bc_rng *r)
 uint64_t bc_below(struct bc_rng *r, uint64_t n)
 {
 	return n ? bc_rand(r) % n : 0;
+}
+
+/* ---- option values ---- */
+
+long bc_num(const char *s, const char *what, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		bc_die("%s: '%s' is not a number from %ld to %ld", what, s, lo,
+		       hi);
+	return v;
+}
+
+double bc_real(const char *s, const char *what, double lo, double hi)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	/* !(v >= lo) also refuses NaN */
+	if (errno || end == s || *end || !(v >= lo) || v > hi)
+		bc_die("%s: '%s' is not a number from %g to %g", what, s, lo,
+		       hi);
+	return v;
+}
+
+void bc_cpu_pair(const char *s, const char *what, int *snd, int *rcv)
+{
+	char *end;
+	long a, b;
+
+	errno = 0;
+	a = strtol(s, &end, 10);
+	if (!errno && end != s && *end == ',') {
+		const char *second = end + 1;
+
+		b = strtol(second, &end, 10);
+		if (!errno && end != second && !*end && a >= 0 && a < 4096 &&
+		    b >= 0 && b < 4096) {
+			*snd = (int)a;
+			*rcv = (int)b;
+			return;
+		}
+	}
+	bc_die("%s: '%s' is not two CPU numbers SND,RCV (0 to 4095)", what, s);
 }
 
 /* ---- prefixes ---- */

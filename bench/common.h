@@ -27,6 +27,12 @@ void bc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* libsksteer's messages: warnings only, prefixed with the program name */
 void bc_quiet_lib(void);
 
+/* Option values, whole or refused (with bc_die naming @what): a decimal
+ * integer or a number from @lo to @hi, or two CPU numbers "SND,RCV". */
+long bc_num(const char *s, const char *what, long lo, long hi);
+double bc_real(const char *s, const char *what, double lo, double hi);
+void bc_cpu_pair(const char *s, const char *what, int *snd, int *rcv);
+
 /* ---- deterministic pseudo-random numbers (splitmix64) ---- */
 struct bc_rng {
 	uint64_t s;

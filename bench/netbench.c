@@ -1209,53 +1209,38 @@ int main(int argc, char **argv)
 			opt.nscales = 0;
 			for (tok = strtok_r(s, ",", &save); tok;
 			     tok = strtok_r(NULL, ",", &save)) {
-				char *end;
-				long v;
-
 				if (opt.nscales == MAX_SCALES)
 					bc_die("--scales: at most %d",
 					       MAX_SCALES);
-				v = strcmp(tok, "dst") ? strtol(tok, &end, 10) :
-							 0;
-				if (strcmp(tok, "dst") &&
-				    (*end || v < 8 || v > 1000000))
-					bc_die("--scales: '%s' is not 'dst' or "
-					       "a count from 8 to 1000000",
-					       tok);
-				opt.scales[opt.nscales++] = (size_t)v;
+				opt.scales[opt.nscales++] =
+					strcmp(tok, "dst") ?
+						(size_t)bc_num(tok, "--scales",
+							       8, 1000000) :
+						0;
 			}
 			free(s);
 			break;
 		}
 		case 'r':
-			opt.rounds = atoi(optarg);
-			if (opt.rounds < 1 || opt.rounds > MAX_ROUNDS)
-				bc_die("--rounds: 1 to %d", MAX_ROUNDS);
+			opt.rounds =
+				(int)bc_num(optarg, "--rounds", 1, MAX_ROUNDS);
 			break;
 		case 'S':
-			opt.secs = atof(optarg);
-			if (opt.secs < 0.05 || opt.secs > 60)
-				bc_die("--secs: 0.05 to 60");
+			opt.secs = bc_real(optarg, "--secs", 0.05, 60);
 			break;
 		case 'W':
-			opt.warm = atof(optarg);
-			if (opt.warm < 0 || opt.warm > 10)
-				bc_die("--warm: 0 to 10");
+			opt.warm = bc_real(optarg, "--warm", 0, 10);
 			break;
 		case 'c':
-			opt.ncli = atoi(optarg);
-			if (opt.ncli < 1 || opt.ncli > MAX_CLI)
-				bc_die("--clients: 1 to %d", MAX_CLI);
+			opt.ncli = (int)bc_num(optarg, "--clients", 1, MAX_CLI);
 			break;
 		case 'C':
-			if (sscanf(optarg, "%d,%d", &opt.snd_cpu,
-				   &opt.rcv_cpu) != 2)
-				bc_die("--cpus: expected SND,RCV");
+			bc_cpu_pair(optarg, "--cpus", &opt.snd_cpu,
+				    &opt.rcv_cpu);
 			break;
 		case 'p':
-			opt.port_base = (uint16_t)atoi(optarg);
-			if (opt.port_base < 1024 || opt.port_base > 60000)
-				bc_die("--port-base: 1024 to 60000");
+			opt.port_base = (uint16_t)bc_num(optarg, "--port-base",
+							 1024, 60000);
 			break;
 		case 'o':
 			opt.csv = optarg;

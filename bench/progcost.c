@@ -1027,19 +1027,6 @@ static void usage(int status)
 	exit(status);
 }
 
-static long num(const char *s, const char *what, long lo, long hi)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < lo || v > hi)
-		bc_die("%s: '%s' is not a number from %ld to %ld", what, s, lo,
-		       hi);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -1074,7 +1061,7 @@ int main(int argc, char **argv)
 				if (opt.nscales == (int)ARRAY_SIZE(opt.scales))
 					bc_die("--prefixes: at most %zu scales",
 					       ARRAY_SIZE(opt.scales));
-				opt.scales[opt.nscales++] = (size_t)num(
+				opt.scales[opt.nscales++] = (size_t)bc_num(
 					tok, "--prefixes", 1, 2000000);
 			}
 			free(s);
@@ -1090,26 +1077,30 @@ int main(int argc, char **argv)
 			fam = optarg;
 			break;
 		case 'r':
-			opt.rounds = (int)num(optarg, "--rounds", 1, MAX_ROUND);
+			opt.rounds =
+				(int)bc_num(optarg, "--rounds", 1, MAX_ROUND);
 			break;
 		case 'P':
-			opt.passes = (int)num(optarg, "--passes", 1, MAX_PASS);
+			opt.passes =
+				(int)bc_num(optarg, "--passes", 1, MAX_PASS);
 			break;
 		case 'c':
-			opt.chunk = (int)num(optarg, "--chunk", 1, 1 << 20);
+			opt.chunk = (int)bc_num(optarg, "--chunk", 1, 1 << 20);
 			break;
 		case 'n':
-			opt.npkts = (int)num(optarg, "--packets", 1, 1 << 22);
+			opt.npkts =
+				(int)bc_num(optarg, "--packets", 1, 1 << 22);
 			break;
 		case 't':
-			opt.to_share = (unsigned int)num(optarg, "--to-share",
-							 1, 1 << 20);
+			opt.to_share = (unsigned int)bc_num(
+				optarg, "--to-share", 1, 1 << 20);
 			break;
 		case 'C':
-			opt.cpu = (int)num(optarg, "--cpu", 0, 4095);
+			opt.cpu = (int)bc_num(optarg, "--cpu", 0, 4095);
 			break;
 		case 's':
-			opt.seed = (uint64_t)num(optarg, "--seed", 0, 1L << 40);
+			opt.seed =
+				(uint64_t)bc_num(optarg, "--seed", 0, 1L << 40);
 			break;
 		case 'o':
 			opt.csv = optarg;

@@ -543,38 +543,28 @@ int main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
-			opt.prefixes = (size_t)atol(optarg);
-			if (opt.prefixes < 8 || opt.prefixes > 2000000)
-				bc_die("--prefixes: 8 to 2000000");
+			opt.prefixes = (size_t)bc_num(optarg, "--prefixes", 8,
+						      2000000);
 			break;
 		case 'l':
-			opt.loads = atoi(optarg);
-			if (opt.loads < 1 || opt.loads > MAX_RUN)
-				bc_die("--loads: 1 to %d", MAX_RUN);
+			opt.loads = (int)bc_num(optarg, "--loads", 1, MAX_RUN);
 			break;
 		case 's':
-			opt.swaps = atoi(optarg);
-			if (opt.swaps < 1 || opt.swaps > 1000000)
-				bc_die("--swaps: 1 to 1000000");
+			opt.swaps = (int)bc_num(optarg, "--swaps", 1, 1000000);
 			break;
 		case 'P':
-			opt.swap_prefixes = (size_t)atol(optarg);
-			if (opt.swap_prefixes < 8 ||
-			    opt.swap_prefixes > 2000000)
-				bc_die("--swap-prefixes: 8 to 2000000");
+			opt.swap_prefixes = (size_t)bc_num(
+				optarg, "--swap-prefixes", 8, 2000000);
 			break;
 		case 'g':
-			opt.gap_us = atol(optarg);
-			if (opt.gap_us < 0 || opt.gap_us > 1000000)
-				bc_die("--gap-us: 0 to 1000000");
+			opt.gap_us = bc_num(optarg, "--gap-us", 0, 1000000);
 			break;
 		case 'b':
 			opt.backends = optarg;
 			break;
 		case 'C':
-			if (sscanf(optarg, "%d,%d", &opt.snd_cpu,
-				   &opt.rcv_cpu) != 2)
-				bc_die("--cpus: expected SND,RCV");
+			bc_cpu_pair(optarg, "--cpus", &opt.snd_cpu,
+				    &opt.rcv_cpu);
 			break;
 		case 'o':
 			opt.csv = optarg;
