@@ -397,6 +397,19 @@ SKSTEER_API int sksteer_group__socket(const struct sksteer_group *grp,
 SKSTEER_API int sksteer_group__update(struct sksteer_group *grp,
 				      const struct sksteer_service *svc);
 
+/*
+ * eBPF backend: move the counters and description the group pins (see
+ * sksteer_group_opts.pin_path) to the bpffs directory @pin_path, for
+ * example after sksteer_group__update() gave it a service of another name.
+ * One rename: sksteer_stats__read() finds the group at the old path or at
+ * the new one, never at neither. -EBUSY when a running group owns
+ * @pin_path (what a process that exited left there is replaced), -EINVAL
+ * when the group pins nothing (classic BPF, or no pin_path). On failure
+ * the pins stay where they were.
+ */
+SKSTEER_API int sksteer_group__set_pin_path(struct sksteer_group *grp,
+					    const char *pin_path);
+
 /* fd of the attached eBPF program (eBPF backend), -EOPNOTSUPP for cBPF. */
 SKSTEER_API int sksteer_group__prog_fd(const struct sksteer_group *grp);
 

@@ -1113,6 +1113,21 @@ int sksteer_group__prog_fd(const struct sksteer_group *grp)
 	return sk_group_ebpf_prog_fd(grp);
 }
 
+int sksteer_group__set_pin_path(struct sksteer_group *grp, const char *pin_path)
+{
+	if (!grp || !pin_path || !*pin_path)
+		return -EINVAL;
+	if (grp->ops->kind != SKSTEER_BACKEND_EBPF || !grp->pin_path) {
+		sk_warn("service '%s': the group pins nothing to move (%s)\n",
+			grp->svc->name,
+			grp->ops->kind != SKSTEER_BACKEND_EBPF ?
+				"classic BPF has no counters" :
+				"it was created without a pin path");
+		return -EINVAL;
+	}
+	return sk_group_ebpf_move_pins(grp, pin_path);
+}
+
 /* ---- updates ---- */
 
 /* The socket options of the pools both services have must not change:

@@ -81,6 +81,9 @@ extern const struct sk_backend_ops sk_ebpf_ops;
 /* Claim the group's pin directory before any socket is created: -EBUSY
  * when a live process runs a group there. */
 SK_HIDDEN int sk_group_ebpf_claim(struct sksteer_group *grp);
+/* Move the group's pins to @dir (sksteer_group__set_pin_path). */
+SK_HIDDEN int sk_group_ebpf_move_pins(struct sksteer_group *grp,
+				      const char *dir);
 /* fd of the attached eBPF program, or -ENOENT */
 SK_HIDDEN int sk_group_ebpf_prog_fd(const struct sksteer_group *grp);
 

@@ -15,6 +15,7 @@
  * SO_ATTACH_REUSEPORT_EBPF; only then is a departing socket closed. There
  * is no window in which a packet is steered by half-updated state.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -184,17 +185,12 @@ static int pin_file(const char *dir, const char *name, char *buf, size_t sz)
 	return n < 0 || (size_t)n >= sz ? -ENAMETOOLONG : 0;
 }
 
+static void unpin_dir(const char *dir);
+
 static void unpin(struct sksteer_group *grp)
 {
-	char path[PATH_MAX];
-
-	if (!grp->pin_path)
-		return;
-	if (!pin_file(grp->pin_path, "counters", path, sizeof(path)))
-		unlink(path);
-	if (!pin_file(grp->pin_path, "meta", path, sizeof(path)))
-		unlink(path);
-	rmdir(grp->pin_path);
+	if (grp->pin_path)
+		unpin_dir(grp->pin_path);
 }
 
 #define BPFFS_DEFAULT "/sys/fs/bpf"
@@ -231,8 +227,8 @@ static int ensure_bpffs(const char *path)
 	return 0;
 }
 
-/* mkdir -p with owner-only permissions for the last component */
-static int make_pin_dir(const char *dir)
+/* mkdir -p of the directories above @dir */
+static int make_parents(const char *dir)
 {
 	char tmp[PATH_MAX], *p;
 
@@ -246,9 +242,19 @@ static int make_pin_dir(const char *dir)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
+	return 0;
+}
+
+/* mkdir -p with owner-only permissions for the last component */
+static int make_pin_dir(const char *dir)
+{
+	int err = make_parents(dir);
+
+	if (err)
+		return err;
+	if (mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
-	return chmod(tmp, 0700) ? -errno : 0;
+	return chmod(dir, 0700) ? -errno : 0;
 }
 
 static int pin_one(int fd, const char *dir, const char *name)
@@ -319,46 +325,70 @@ static int write_meta(struct sksteer_group *grp, struct ebpf_state *st,
 	return err;
 }
 
+static void unpin_dir(const char *dir)
+{
+	char path[PATH_MAX];
+
+	if (!pin_file(dir, "counters", path, sizeof(path)))
+		unlink(path);
+	if (!pin_file(dir, "meta", path, sizeof(path)))
+		unlink(path);
+	rmdir(dir);
+}
+
+/*
+ * Make pin directory @dir free for the group: -EBUSY when a live process
+ * owns it (this one included), and what a process that exited left is
+ * removed.
+ */
+static int pin_free(const struct sksteer_group *grp, const char *dir)
+{
+	char path[PATH_MAX];
+	struct sk_meta *m;
+	int fd, err;
+	__u32 zero = 0;
+
+	err = pin_file(dir, "meta", path, sizeof(path));
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	m = calloc(1, sizeof(*m));
+	if (m && !bpf_map_lookup_elem(fd, &zero, m) &&
+	    m->magic == SK_META_MAGIC && sk_meta_live(m)) {
+		if (m->pid == getpid())
+			sk_warn("service '%s': this process already runs a "
+				"group pinned at %s\n",
+				grp->svc->name, dir);
+		else
+			sk_warn("service '%s': %s belongs to running process "
+				"%d: is the service already running?\n",
+				grp->svc->name, dir, m->pid);
+		free(m);
+		close(fd);
+		return -EBUSY;
+	}
+	free(m);
+	close(fd);
+	sk_info("service '%s': removing %s left by a process that exited\n",
+		grp->svc->name, dir);
+	unpin_dir(dir);
+	return 0;
+}
+
 /*
  * Claim the pin directory: refuse when a live process owns it, take over
  * what a dead one left.
  */
 static int pin_claim(struct sksteer_group *grp)
 {
-	char path[PATH_MAX];
 	struct ebpf_state *st;
-	struct sk_meta *m;
-	int fd, err;
-	__u32 zero = 0;
+	int err;
 
-	err = pin_file(grp->pin_path, "meta", path, sizeof(path));
+	err = pin_free(grp, grp->pin_path);
 	if (err)
 		return err;
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		m = calloc(1, sizeof(*m));
-		if (m && !bpf_map_lookup_elem(fd, &zero, m) &&
-		    m->magic == SK_META_MAGIC && sk_meta_live(m)) {
-			if (m->pid == getpid())
-				sk_warn("service '%s': this process already "
-					"runs a group pinned at %s\n",
-					grp->svc->name, grp->pin_path);
-			else
-				sk_warn("service '%s': %s belongs to running "
-					"process %d: is the service already "
-					"running?\n",
-					grp->svc->name, grp->pin_path, m->pid);
-			free(m);
-			close(fd);
-			return -EBUSY;
-		}
-		free(m);
-		close(fd);
-		sk_info("service '%s': removing %s left by a process that "
-			"exited\n",
-			grp->svc->name, grp->pin_path);
-		unpin(grp);
-	}
 	err = ensure_bpffs(grp->pin_path);
 	if (err) {
 		sk_warn("service '%s': %s is not on a bpffs and none could be "
@@ -545,6 +575,49 @@ static void ebpf_detach(struct sksteer_group *grp)
 int sk_group_ebpf_claim(struct sksteer_group *grp)
 {
 	return grp->pin_path ? pin_claim(grp) : 0;
+}
+
+/*
+ * Move the pins to @dir with one rename(2): a reader finds the group at
+ * the old path or the new one. RENAME_NOREPLACE, so that a directory
+ * another group creates meanwhile (empty until it pins its meta) is
+ * never replaced: one of the two fails with EEXIST.
+ */
+int sk_group_ebpf_move_pins(struct sksteer_group *grp, const char *dir)
+{
+	char *copy;
+	int err;
+
+	if (!strcmp(dir, grp->pin_path))
+		return 0;
+	copy = strdup(dir);
+	if (!copy)
+		return -ENOMEM;
+	err = pin_free(grp, dir);
+	if (!err)
+		err = make_parents(dir);
+	if (!err &&
+	    renameat2(AT_FDCWD, grp->pin_path, AT_FDCWD, dir, RENAME_NOREPLACE))
+		err = -errno;
+	if (err) {
+		if (err == -EEXIST || err == -ENOTEMPTY) {
+			sk_warn("service '%s': %s was claimed by another "
+				"process meanwhile\n",
+				grp->svc->name, dir);
+			err = -EBUSY;
+		} else if (err != -EBUSY) {
+			sk_warn("service '%s': moving %s to %s: %s%s\n",
+				grp->svc->name, grp->pin_path, dir,
+				strerror(-err),
+				err == -EXDEV ? " (not on the same bpffs)" :
+						"");
+		}
+		free(copy);
+		return err;
+	}
+	free(grp->pin_path);
+	grp->pin_path = copy;
+	return 0;
 }
 
 int sk_group_ebpf_prog_fd(const struct sksteer_group *grp)

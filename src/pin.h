@@ -6,8 +6,10 @@
  *   <dir>/counters  per-CPU array map, one entry: struct sks_counters
  * The directory is mode 0700 and the pins 0600: the counters and the
  * rules are the owner's business. The group removes them when it is
- * freed; a directory left by a process that died is recognised by its pid
- * and replaced by the next group of that name.
+ * freed, and sksteer_group__set_pin_path() moves the directory with one
+ * rename(2) (a renamed service); a directory left by a process that died
+ * is recognised by its pid and start time and replaced by the next group
+ * of that name.
  */
 #ifndef __SKSTEER_PIN_H
 #define __SKSTEER_PIN_H

@@ -307,6 +307,22 @@ TEST(run_reload_rename)
 			     "service name53: 3 sockets (0 new, 0 closed)") &&
 		      !strstr(out, "removed"),
 	      "rename: %d: %s", rc, out);
+	/* eBPF (the default when it loads): the counters moved with the
+	 * name, so that `sksteer stats www` finds them */
+	if (!sksteer_probe_ebpf(NULL, 0)) {
+		char pin[sizeof(ru_pin) + 16];
+		struct sksteer_stats *sts;
+
+		snprintf(pin, sizeof(pin), "%s/www", ru_pin);
+		sts = sksteer_stats__read(pin);
+		CHECK(sts && !strcmp(sksteer_stats__service(sts), "www") &&
+			      sksteer_stats__pid(sts) == s.pid,
+		      "no counters under %s: %s", pin, strerror(errno));
+		sksteer_stats__free(sts);
+		snprintf(pin, sizeof(pin), "%s/web", ru_pin);
+		CHECK(!sksteer_stats__read(pin) && errno == ENOENT,
+		      "counters still under %s", pin);
+	}
 
 	/* the connection held by an old worker is still served */
 	ASSERT(send(held, "ping\n", 5, MSG_NOSIGNAL) == 5, "send: %s",

@@ -246,6 +246,95 @@ TEST(stale)
 	private_bpffs_done();
 }
 
+static uint64_t packets_at(const char *pin)
+{
+	struct sksteer_stats *st = sksteer_stats__read(pin);
+	uint64_t n;
+
+	if (!st)
+		return UINT64_MAX;
+	n = sksteer_stats__counter(st, SKSTEER_CNT_PACKETS);
+	sksteer_stats__free(st);
+	return n;
+}
+
+/* A group's pins follow it to another path (a renamed service): the live
+ * counters, not a copy; never over a running group's; over what a dead
+ * process left; not for a group that pins nothing. */
+TEST(move_pins)
+{
+	char pin[128], to[128], busy[128], stale[128], deep[160];
+	struct su_group g, c;
+	struct stat sb;
+	int i, status, p[2];
+	pid_t pid;
+
+	private_bpffs();
+	snprintf(pin, sizeof(pin), "%s/web", root);
+	snprintf(to, sizeof(to), "%s/www", root);
+	snprintf(busy, sizeof(busy), "%s/busy", root);
+	snprintf(stale, sizeof(stale), "%s/stale", root);
+	snprintf(deep, sizeof(deep), "%s/a/b/www", root);
+	start(&g, pin);
+	for (i = 0; i < 3; i++)
+		CHECK_FLOW(&g, "127.0.0.2", "127.0.0.1", "a");
+	CHECK(!sksteer_group__set_pin_path(g.grp, pin), "to where it is");
+	CHECK(!sksteer_group__set_pin_path(g.grp, to), "move: %s",
+	      tl_messages());
+	CHECK(stat(pin, &sb) && errno == ENOENT, "%s is still there", pin);
+	CHECK(packets_at(to) == 3, "after the move: %llu packets",
+	      (unsigned long long)packets_at(to));
+	for (i = 0; i < 2; i++)
+		CHECK_FLOW(&g, "127.0.0.2", "127.0.0.1", "a");
+	CHECK(packets_at(to) == 5,
+	      "the moved counters are not the live "
+	      "ones: %llu packets",
+	      (unsigned long long)packets_at(to));
+
+	/* a running group's directory: refused, nothing moves */
+	ASSERT(!pipe(p), "pipe");
+	pid = fork();
+	if (pid == 0) {
+		start(&c, busy);
+		ASSERT(write(p[1], "r", 1) == 1, "write");
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	ASSERT(read(p[0], &status, 1) == 1, "child did not start");
+	close(p[0]);
+	tl_messages_reset();
+	CHECK(sksteer_group__set_pin_path(g.grp, busy) == -EBUSY &&
+		      strstr(tl_messages(), "already running"),
+	      "over a running group: %s", tl_messages());
+	CHECK(packets_at(to) == 5 && packets_at(busy) == 0,
+	      "a refused move changed the pins");
+	/* ... and what it leaves when it dies is taken over */
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	ASSERT(!rename(busy, stale), "rename: %s", strerror(errno));
+	CHECK(!sksteer_group__set_pin_path(g.grp, stale) &&
+		      packets_at(stale) == 5,
+	      "over a dead process's pins: %s", tl_messages());
+	/* directories that do not exist yet are made */
+	CHECK(!sksteer_group__set_pin_path(g.grp, deep) &&
+		      packets_at(deep) == 5,
+	      "into new directories: %s", tl_messages());
+	CHECK(!stat(deep, &sb) && (sb.st_mode & 0777) == 0700, "%s has mode %o",
+	      deep, sb.st_mode & 0777);
+	su_free(&g);
+	CHECK(stat(deep, &sb) && errno == ENOENT, "%s left behind", deep);
+
+	/* nothing pinned: nothing to move */
+	su_parse(&c, conf);
+	c.grp = sksteer_group__create(c.svc, NULL);
+	ASSERT(c.grp, "create: %s", tl_messages());
+	CHECK(sksteer_group__set_pin_path(c.grp, to) == -EINVAL,
+	      "a group without pins moved them");
+	su_free(&c);
+	private_bpffs_done();
+}
+
 /* The command-line view of the same counters. */
 TEST(cli)
 {

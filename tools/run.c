@@ -1569,6 +1569,31 @@ static void start_service_workers(struct sup *s, struct svc_ent *e);
 static void reconcile(struct sup *s, struct svc_ent *e);
 
 /*
+ * A renamed eBPF service's counters follow it to the pin directory of its
+ * new name, so that `sksteer stats NEW` finds them and the old name is
+ * free. Not fatal: when another process holds the new name, they stay
+ * under the old one, and the report says so.
+ */
+static void move_pins(struct sup *s, const struct svc_ent *e, const char *name,
+		      struct sbuf *rep)
+{
+	char *pin;
+	int err;
+
+	if (sksteer_group__backend(e->grp) != SKSTEER_BACKEND_EBPF)
+		return;
+	pin = xasprintf("%s/%s", s->pin_root, name);
+	err = sksteer_group__set_pin_path(e->grp, pin);
+	if (err) {
+		logm(s, "service '%s': its counters stay under %s/%s: %s", name,
+		     s->pin_root, e->name, strerror(-err));
+		sb_printf(rep, "service %s: counters still under %s/%s: %s\n",
+			  name, s->pin_root, e->name, strerror(-err));
+	}
+	free(pin);
+}
+
+/*
  * A new service that listens exactly where a service that goes listened
  * (protocol, address, port, dual-stack) is that service renamed. Its
  * group is updated in place and keeps its sockets: a group of its own
@@ -1799,6 +1824,8 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 		if (p->renamed) {
 			sb_printf(rep, "service %s: renamed from %s\n",
 				  sksteer_service__name(p->nsvc), p->old->name);
+			move_pins(s, p->old, sksteer_service__name(p->nsvc),
+				  rep);
 			free(p->old->name);
 			p->old->name = xstrdup(sksteer_service__name(p->nsvc));
 		}
