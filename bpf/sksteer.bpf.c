@@ -555,12 +555,8 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 
 		if (cfg.flags & SKS_F_FROM) {
 			__u32 cls =
-				t4 ? sks_class4(&cfg.root[SKS_TREE_SRC4],
-						p.src[0]) :
-				     sks_class6(
-					     &cfg.root[SKS_TREE_SRC6],
-					     (__u64)p.src[0] << 32 | p.src[1],
-					     (__u64)p.src[2] << 32 | p.src[3]);
+				sks_class(&cfg.root[SKS_TREE_SRC4],
+					  &cfg.root[SKS_TREE_SRC6], t4, p.src);
 
 			if (cfg.flags & SKS_F_VERDICTS)
 				vidx += cls * cfg.vt[p.fam].s_src;
@@ -571,12 +567,8 @@ int sksteer_select(struct sk_reuseport_md *ctx)
 		}
 		if (cfg.flags & SKS_F_TO) {
 			__u32 cls =
-				t4 ? sks_class4(&cfg.root[SKS_TREE_DST4],
-						p.dst[0]) :
-				     sks_class6(
-					     &cfg.root[SKS_TREE_DST6],
-					     (__u64)p.dst[0] << 32 | p.dst[1],
-					     (__u64)p.dst[2] << 32 | p.dst[3]);
+				sks_class(&cfg.root[SKS_TREE_DST4],
+					  &cfg.root[SKS_TREE_DST6], t4, p.dst);
 
 			if (cfg.flags & SKS_F_VERDICTS)
 				vidx += cls * cfg.vt[p.fam].s_dst;

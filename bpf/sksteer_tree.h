@@ -263,4 +263,16 @@ SKS_FN __u32 sks_class6(SKS_TCTX_DECL SKS_ROOT_QUAL struct sks_root *rt,
 	return b ? sks_search6(SKS_TCTX b, ahi, alo) : 0;
 }
 
+/* The class of address @a (IPv4: @a[0]; IPv6: four words, host order)
+ * in the tree of @r4 or @r6, by version. */
+SKS_FN __u32 sks_class(SKS_TCTX_DECL SKS_ROOT_QUAL struct sks_root *r4,
+		       SKS_ROOT_QUAL struct sks_root *r6, int t4,
+		       const __u32 *a)
+{
+	if (t4)
+		return sks_class4(SKS_TCTX r4, a[0]);
+	return sks_class6(SKS_TCTX r6, (__u64)a[0] << 32 | a[1],
+			  (__u64)a[2] << 32 | a[3]);
+}
+
 #endif /* __SKSTEER_TREE_H */

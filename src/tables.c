@@ -1324,29 +1324,21 @@ int sk_tables_eval(const struct sk_tables *t, const struct sk_pkt *pkt,
 		int t4 = p.fam == SKS_FAM_4;
 
 		if (t->flags & SKS_F_FROM) {
-			int tree = t4 ? SKS_TREE_SRC4 : SKS_TREE_SRC6;
 			uint32_t cls =
-				t4 ? sks_class4(t, &t->root[tree], p.src[0]) :
-				     sks_class6(t, &t->root[tree],
-						(uint64_t)p.src[0] << 32 |
-							p.src[1],
-						(uint64_t)p.src[2] << 32 |
-							p.src[3]);
+				sks_class(t, &t->root[SKS_TREE_SRC4],
+					  &t->root[SKS_TREE_SRC6], t4, p.src);
 
-			and_class(t, mask, tree, cls);
+			and_class(t, mask, t4 ? SKS_TREE_SRC4 : SKS_TREE_SRC6,
+				  cls);
 			vidx += cls * t->vt[p.fam].s_src;
 		}
 		if (t->flags & SKS_F_TO) {
-			int tree = t4 ? SKS_TREE_DST4 : SKS_TREE_DST6;
 			uint32_t cls =
-				t4 ? sks_class4(t, &t->root[tree], p.dst[0]) :
-				     sks_class6(t, &t->root[tree],
-						(uint64_t)p.dst[0] << 32 |
-							p.dst[1],
-						(uint64_t)p.dst[2] << 32 |
-							p.dst[3]);
+				sks_class(t, &t->root[SKS_TREE_DST4],
+					  &t->root[SKS_TREE_DST6], t4, p.dst);
 
-			and_class(t, mask, tree, cls);
+			and_class(t, mask, t4 ? SKS_TREE_DST4 : SKS_TREE_DST6,
+				  cls);
 			vidx += cls * t->vt[p.fam].s_dst;
 		}
 	}
