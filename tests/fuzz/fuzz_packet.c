@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Raw packets against programs compiled once from fixed configurations.
+ * Raw packets against programs compiled once from fixed configurations,
+ * and against the eBPF backend's tables for them (evaluated the way the
+ * program reads them: src/tables.c), both with verdicts where the
+ * configuration allows them and with class bitmaps.
  * Input: [config/layout selector] [payload offset, 2 bytes] [packet]. The
- * interpreter must never fail or read outside the packet (ASan); for a
- * packet the kernel could deliver (and the other shapes SEMANTICS
- * defines, see gen_wellformed()) the program must not fault and must
- * agree with the reference matcher.
+ * interpreter and the evaluator must never fail or read outside the packet
+ * (ASan); for a packet the kernel could deliver (and the other shapes
+ * SEMANTICS defines, see gen_wellformed()) the program must not fault and
+ * both must agree with the reference matcher.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "tables.h"
 #include "gen.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -66,15 +70,87 @@ static const char *const configs[] = {
 	"payload 0:2\n"
 	"rule payload 1000 u8 != 0 pool a\n"
 	"}\n",
+	/* no payload tests (the tables' verdicts); the set is made in
+	 * LLVMFuzzerInitialize: enough boundaries for relative keys */
+	NULL,
 };
 
+/*
+ * The last config's set: random IPv4 prefixes /17 to /28 all over the
+ * space and IPv6 ones /40 to /64 all over 2000::/3, as many as make the
+ * tables' buckets keep relative keys of each width (no packets are sent:
+ * any address will do). Too large for classic BPF: that config has no
+ * program, only tables.
+ */
+static char *dense_config(void)
+{
+	struct gen_rng r = { 7 };
+	struct gen_buf b = {};
+	int i, k;
+
+	/* and two blocks that random addresses fall in often */
+	gen_printf(&b, "set dense {\n    64.0.0.0/3\n    4000::/3\n");
+	for (i = 0; i < 6000; i++) {
+		int len = (int)gen_range(&r, 17, 28);
+		uint32_t a = gen_u32(&r) & ~(0xffffffffu >> len);
+
+		gen_printf(&b, "    %u.%u.%u.%u/%d\n", a >> 24, (a >> 16) & 255,
+			   (a >> 8) & 255, a & 255, len);
+	}
+	for (i = 0; i < 1500; i++) {
+		static const int lens[] = { 40, 44, 48, 52, 56, 60, 64 };
+		int len = lens[gen_below(&r, 7)];
+		uint32_t w[4];
+
+		w[0] = 0x2000 | gen_below(&r, 0x2000);
+		w[1] = gen_below(&r, 0x10000);
+		for (k = 2; k < 4; k++) {
+			int keep = len - 16 * k;
+
+			w[k] = gen_below(&r, 0x10000);
+			w[k] &= keep <= 0  ? 0 :
+				keep >= 16 ? 0xffffu :
+					     0xffffu << (16 - keep);
+		}
+		gen_printf(&b, "    %x:%x:%x:%x::/%d\n", w[0], w[1], w[2], w[3],
+			   len);
+	}
+	gen_printf(&b,
+		   "}\n"
+		   "service v {\n"
+		   "listen udp [::]:4000\n"
+		   "pool a 1 { fallback pool b }\n"
+		   "pool b 2 { fallback hash }\n"
+		   "pool c 1 { fallback pool a }\n"
+		   "rule from @dense to 203.0.113.0/25, 2001:db8::1 pool b\n"
+		   "rule sport 1000-2000 to 203.0.113.0/24 pool c\n"
+		   "rule from @dense pool a\n"
+		   "rule from ::/1 sport 0-1023 hash\n"
+		   "default pool c\n"
+		   "}\n");
+	return b.s;
+}
+
 #define NCFG (sizeof(configs) / sizeof(configs[0]))
+
+static bool covers_new_tables(const struct sk_tables *t)
+{
+	unsigned int rel = 0;
+	size_t i;
+
+	for (i = 0; i < t->nbuckets; i++)
+		rel |= t->buckets[i].flags & SKS_BUCKET_REL;
+	return (t->flags & SKS_F_VERDICTS) && (rel & SKS_BUCKET_R16) &&
+	       (rel & (SKS_BUCKET_R32 | SKS_BUCKET_R64));
+}
 
 static struct compiled {
 	struct sksteer_config *cfg;
 	const struct sksteer_service *svc;
 	struct sk_layout l[2];
 	struct sksteer_prog *prog[2];
+	/* per layout: the tables as built, and with class bitmaps only */
+	struct sk_tables t[2][2];
 } progs[NCFG];
 
 /*
@@ -98,9 +174,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	sksteer_set_print(NULL);
 	for (i = 0; i < NCFG; i++) {
 		struct compiled *c = &progs[i];
+		char *text = configs[i] ? strdup(configs[i]) : dense_config();
 
-		c->cfg = sksteer_config__parse_string(
-			configs[i], strlen(configs[i]), "fuzz.conf", NULL);
+		c->cfg = text ? sksteer_config__parse_string(
+					text, strlen(text), "fuzz.conf", NULL) :
+				NULL;
+		free(text);
 		if (!c->cfg) {
 			fprintf(stderr, "config %zu does not parse\n", i);
 			abort();
@@ -112,9 +191,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			int e;
 
 			if (gen_layout(&r, c->svc, (unsigned int)k, &c->l[k]) ||
-			    gen_compile(c->svc, &c->l[k], &c->prog[k], &e, why,
-					sizeof(why))) {
+			    (configs[i] &&
+			     gen_compile(c->svc, &c->l[k], &c->prog[k], &e, why,
+					 sizeof(why)))) {
 				fprintf(stderr, "config %zu: %s\n", i, why);
+				abort();
+			}
+			sk_tables_max_verdicts = SKS_MAX_VERDICTS;
+			e = sk_tables_build(c->svc, &c->l[k], &c->t[k][0]);
+			sk_tables_max_verdicts = 0;
+			if (!e)
+				e = sk_tables_build(c->svc, &c->l[k],
+						    &c->t[k][1]);
+			sk_tables_max_verdicts = SKS_MAX_VERDICTS;
+			if (e) {
+				fprintf(stderr, "config %zu: tables: %d\n", i,
+					e);
+				abort();
+			}
+			/* config 5 is there to cover verdicts and relative
+			 * keys: it must get them */
+			if (!configs[i] && !covers_new_tables(&c->t[k][0])) {
+				fprintf(stderr,
+					"config %zu: no verdicts or no "
+					"relative keys\n",
+					i);
 				abort();
 			}
 		}
@@ -131,7 +232,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *buf;
 	size_t len, off;
 	char why[512];
-	int k, f;
+	int k, f, v;
 	bool wf;
 
 	if (size < 3)
@@ -146,15 +247,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data + 3, len);
 	pkt = (struct sk_pkt){ .buf = buf, .len = len, .payload_off = off };
-	if (sk_cbpf_run(c->prog[k]->insns, c->prog[k]->n, c->prog[k]->owner,
-			&pkt, &res))
+	res.ret_pc = 0;
+	if (c->prog[k] && sk_cbpf_run(c->prog[k]->insns, c->prog[k]->n,
+				      c->prog[k]->owner, &pkt, &res))
 		abort();
 	if (sk_match(c->svc, &c->l[k], &pkt, &m))
 		abort();
 	wf = gen_wellformed(c->svc, &pkt);
 	ret_cov[data[0] % NCFG][k][wf][res.ret_pc % 512]++;
 	rule_cov[data[0] % NCFG][k][wf][(m.rule + 1) & 15][m.target.kind % 3]++;
-	if (wf) {
+	for (v = 0; v < 2; v++) {
+		const struct sk_tables *t = &c->t[k][v];
+		struct sk_tables_result tr = {};
+		int e = sk_tables_eval(t, &pkt, &tr);
+
+		if (!wf)
+			continue;
+		if (e || tr.rule != m.rule ||
+		    (int)tr.kind != (int)m.target.kind ||
+		    (m.target.kind == SKSTEER_TARGET_POOL &&
+		     (tr.pool != m.target.pool ||
+		      tr.slot != c->l[k].pools[m.target.pool]
+					 .pos[m.pool_index]))) {
+			fprintf(stderr,
+				"config %d layout %d tables (%s): %d: rule %d "
+				"kind %d pool %d slot %u; matcher: rule %d "
+				"kind %d pool %d\n",
+				data[0] % (int)NCFG, k,
+				t->flags & SKS_F_VERDICTS ? "verdicts" :
+							    "bitmaps",
+				e, tr.rule, tr.kind, tr.pool, tr.slot, m.rule,
+				m.target.kind, m.target.pool);
+			abort();
+		}
+	}
+	if (wf && c->prog[k]) {
 		f = gen_check(c->svc, &c->l[k], c->prog[k], &pkt, &m, why,
 			      sizeof(why));
 		if (f) {
