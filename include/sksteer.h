@@ -401,11 +401,13 @@ SKSTEER_API int sksteer_group__update(struct sksteer_group *grp,
  * eBPF backend: move the counters and description the group pins (see
  * sksteer_group_opts.pin_path) to the bpffs directory @pin_path, for
  * example after sksteer_group__update() gave it a service of another name.
- * One rename: sksteer_stats__read() finds the group at the old path or at
- * the new one, never at neither. -EBUSY when a running group owns
- * @pin_path (what a process that exited left there is replaced), -EINVAL
- * when the group pins nothing (classic BPF, or no pin_path). On failure
- * the pins stay where they were.
+ * One rename of the directory: it is at the old path or at the new one
+ * (a reader that looked at the old path just before may find nothing
+ * there). -EBUSY when a running group owns @pin_path (what a process that
+ * exited left there is removed), -EEXIST when @pin_path exists but holds
+ * no group's pins, -EINVAL when the group pins nothing (classic BPF, or
+ * no pin_path) or one path is inside the other. On failure the pins stay
+ * where they were.
  */
 SKSTEER_API int sksteer_group__set_pin_path(struct sksteer_group *grp,
 					    const char *pin_path);

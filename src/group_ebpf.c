@@ -577,41 +577,67 @@ int sk_group_ebpf_claim(struct sksteer_group *grp)
 	return grp->pin_path ? pin_claim(grp) : 0;
 }
 
+/* Is one of the paths @a (@na bytes) and @b (@nb) a directory above the
+ * other? (Written the same way: a path is not resolved here.) */
+static bool path_nested(const char *a, size_t na, const char *b, size_t nb)
+{
+	size_t n = na < nb ? na : nb;
+
+	return !strncmp(a, b, n) && na != nb &&
+	       (na < nb ? b[na] : a[nb]) == '/';
+}
+
 /*
- * Move the pins to @dir with one rename(2): a reader finds the group at
- * the old path or the new one. RENAME_NOREPLACE, so that a directory
- * another group creates meanwhile (empty until it pins its meta) is
- * never replaced: one of the two fails with EEXIST.
+ * Move the pins to @dir with one rename(2): the directory is at the old
+ * path or the new one. RENAME_NOREPLACE, so that a directory another
+ * group creates meanwhile (empty until it pins its meta) is never
+ * replaced: one of the two fails with EEXIST.
  */
 int sk_group_ebpf_move_pins(struct sksteer_group *grp, const char *dir)
 {
+	size_t n = strlen(dir), no = strlen(grp->pin_path);
+	int err, tries;
 	char *copy;
-	int err;
 
-	if (!strcmp(dir, grp->pin_path))
+	/* "a/b/" is "a/b" */
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	while (no > 1 && grp->pin_path[no - 1] == '/')
+		no--;
+	if (n == no && !strncmp(dir, grp->pin_path, n))
 		return 0;
-	copy = strdup(dir);
+	if (path_nested(dir, n, grp->pin_path, no)) {
+		sk_warn("service '%s': cannot move %s to %.*s: one is inside "
+			"the other\n",
+			grp->svc->name, grp->pin_path, (int)n, dir);
+		return -EINVAL;
+	}
+	copy = strndup(dir, n);
 	if (!copy)
 		return -ENOMEM;
-	err = pin_free(grp, dir);
-	if (!err)
-		err = make_parents(dir);
-	if (!err &&
-	    renameat2(AT_FDCWD, grp->pin_path, AT_FDCWD, dir, RENAME_NOREPLACE))
-		err = -errno;
+	/* a second try after a directory a dead process left is removed */
+	for (tries = 0; tries < 2; tries++) {
+		err = pin_free(grp, copy);
+		if (!err)
+			err = make_parents(copy);
+		if (!err && renameat2(AT_FDCWD, grp->pin_path, AT_FDCWD, copy,
+				      RENAME_NOREPLACE))
+			err = -errno;
+		if (err != -EEXIST && err != -ENOTEMPTY)
+			break;
+	}
+	if (err == -EEXIST || err == -ENOTEMPTY) {
+		/* there, but no group's (pin_free() found no meta) */
+		sk_warn("service '%s': %s exists and holds no running group's "
+			"pins (left over? remove it)\n",
+			grp->svc->name, copy);
+		err = -EEXIST;
+	} else if (err && err != -EBUSY) {
+		sk_warn("service '%s': moving %s to %s: %s%s\n", grp->svc->name,
+			grp->pin_path, copy, strerror(-err),
+			err == -EXDEV ? " (not on the same bpffs)" : "");
+	}
 	if (err) {
-		if (err == -EEXIST || err == -ENOTEMPTY) {
-			sk_warn("service '%s': %s was claimed by another "
-				"process meanwhile\n",
-				grp->svc->name, dir);
-			err = -EBUSY;
-		} else if (err != -EBUSY) {
-			sk_warn("service '%s': moving %s to %s: %s%s\n",
-				grp->svc->name, grp->pin_path, dir,
-				strerror(-err),
-				err == -EXDEV ? " (not on the same bpffs)" :
-						"");
-		}
 		free(copy);
 		return err;
 	}

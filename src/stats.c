@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Reading what a running eBPF group pinned (layout in src/pin.h). */
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -76,12 +77,21 @@ bool sk_meta_live(const struct sk_meta *m)
 	return !m->start_time || sk_proc_start_time(m->pid) == m->start_time;
 }
 
-static int open_pin(const char *dir, const char *name)
+/*
+ * Pin @name of the directory open as @dirfd: through /proc/self/fd, so
+ * that the meta and the counters come from the same directory even when
+ * it is renamed in between (sksteer_group__set_pin_path); @dir itself
+ * where /proc is not mounted.
+ */
+static int open_pin(int dirfd, const char *dir, const char *name)
 {
 	char path[PATH_MAX];
+	int n = dirfd >= 0 && !access("/proc/self/fd", X_OK) ?
+			snprintf(path, sizeof(path), "/proc/self/fd/%d/%s",
+				 dirfd, name) :
+			snprintf(path, sizeof(path), "%s/%s", dir, name);
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    (int)sizeof(path)) {
+	if (n < 0 || n >= (int)sizeof(path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -92,7 +102,7 @@ struct sksteer_stats *sksteer_stats__read(const char *pin_path)
 {
 	struct sksteer_stats *st;
 	struct sks_counters *percpu = NULL;
-	int meta_fd = -1, cnt_fd = -1, ncpus, err, cpu;
+	int meta_fd = -1, cnt_fd = -1, dirfd = -1, ncpus, err, cpu;
 	__u32 zero = 0;
 	size_t i;
 
@@ -105,10 +115,15 @@ struct sksteer_stats *sksteer_stats__read(const char *pin_path)
 		errno = ENOMEM;
 		return NULL;
 	}
-	meta_fd = open_pin(pin_path, "meta");
-	if (meta_fd < 0) {
+	dirfd = open(pin_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
 		err = -errno;
 		goto err_free;
+	}
+	meta_fd = open_pin(dirfd, pin_path, "meta");
+	if (meta_fd < 0) {
+		err = -errno;
+		goto err_close_dir;
 	}
 	if (bpf_map_lookup_elem(meta_fd, &zero, &st->meta)) {
 		err = -errno;
@@ -128,7 +143,7 @@ struct sksteer_stats *sksteer_stats__read(const char *pin_path)
 		err = -ESRCH;
 		goto err_close;
 	}
-	cnt_fd = open_pin(pin_path, "counters");
+	cnt_fd = open_pin(dirfd, pin_path, "counters");
 	ncpus = libbpf_num_possible_cpus();
 	if (cnt_fd < 0 || ncpus < 0) {
 		err = cnt_fd < 0 ? -errno : ncpus;
@@ -149,6 +164,7 @@ struct sksteer_stats *sksteer_stats__read(const char *pin_path)
 	free(percpu);
 	close(cnt_fd);
 	close(meta_fd);
+	close(dirfd);
 	return st;
 
 err_close:
@@ -156,6 +172,8 @@ err_close:
 	if (cnt_fd >= 0)
 		close(cnt_fd);
 	close(meta_fd);
+err_close_dir:
+	close(dirfd);
 err_free:
 	free(st);
 	errno = -err;

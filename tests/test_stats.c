@@ -279,6 +279,29 @@ TEST(move_pins)
 	for (i = 0; i < 3; i++)
 		CHECK_FLOW(&g, "127.0.0.2", "127.0.0.1", "a");
 	CHECK(!sksteer_group__set_pin_path(g.grp, pin), "to where it is");
+	{
+		char same[140], inside[160], empty[140];
+
+		snprintf(same, sizeof(same), "%s//", pin);
+		CHECK(!sksteer_group__set_pin_path(g.grp, same),
+		      "to where it is, with a slash: %s", tl_messages());
+		snprintf(inside, sizeof(inside), "%s/x", pin);
+		CHECK(sksteer_group__set_pin_path(g.grp, inside) == -EINVAL &&
+			      sksteer_group__set_pin_path(g.grp, root) ==
+				      -EINVAL &&
+			      stat(inside, &sb) && errno == ENOENT,
+		      "into itself or above: %s", tl_messages());
+		/* a directory that holds no group's pins is not replaced */
+		snprintf(empty, sizeof(empty), "%s/empty", root);
+		ASSERT(!mkdir(empty, 0700), "mkdir %s: %s", empty,
+		       strerror(errno));
+		tl_messages_reset();
+		CHECK(sksteer_group__set_pin_path(g.grp, empty) == -EEXIST &&
+			      strstr(tl_messages(), "holds no running group") &&
+			      packets_at(pin) == 3,
+		      "over a directory that is no group's: %s", tl_messages());
+		rmdir(empty);
+	}
 	CHECK(!sksteer_group__set_pin_path(g.grp, to), "move: %s",
 	      tl_messages());
 	CHECK(stat(pin, &sb) && errno == ENOENT, "%s is still there", pin);

@@ -123,6 +123,9 @@ struct worker {
 
 struct svc_ent {
 	char *name;
+	/* eBPF: the name its counters are pinned under (the name it
+	 * started with, until a rename moves them) */
+	char *pinned;
 	struct sksteer_config *cfg; /* the configuration @svc belongs to */
 	const struct sksteer_service *svc;
 	struct sksteer_group *grp;
@@ -1574,7 +1577,7 @@ static void reconcile(struct sup *s, struct svc_ent *e);
  * free. Not fatal: when another process holds the new name, they stay
  * under the old one, and the report says so.
  */
-static void move_pins(struct sup *s, const struct svc_ent *e, const char *name,
+static void move_pins(struct sup *s, struct svc_ent *e, const char *name,
 		      struct sbuf *rep)
 {
 	char *pin;
@@ -1586,9 +1589,12 @@ static void move_pins(struct sup *s, const struct svc_ent *e, const char *name,
 	err = sksteer_group__set_pin_path(e->grp, pin);
 	if (err) {
 		logm(s, "service '%s': its counters stay under %s/%s: %s", name,
-		     s->pin_root, e->name, strerror(-err));
+		     s->pin_root, e->pinned, strerror(-err));
 		sb_printf(rep, "service %s: counters still under %s/%s: %s\n",
-			  name, s->pin_root, e->name, strerror(-err));
+			  name, s->pin_root, e->pinned, strerror(-err));
+	} else {
+		free(e->pinned);
+		e->pinned = xstrdup(name);
 	}
 	free(pin);
 }
@@ -1850,6 +1856,7 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 		sb_printf(rep, "service %s: removed\n", e->name);
 		sksteer_group__free(e->grp);
 		free(e->name);
+		free(e->pinned);
 		free(e);
 		s->svcs[i] = s->svcs[--s->nsvcs];
 	}
@@ -1864,6 +1871,7 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 			struct svc_ent *e = xcalloc(1, sizeof(*e));
 
 			e->name = xstrdup(sksteer_service__name(p->nsvc));
+			e->pinned = xstrdup(e->name);
 			e->cfg = cfg;
 			e->svc = p->nsvc;
 			e->grp = p->ngrp;
@@ -2500,6 +2508,7 @@ static void sup_free(struct sup *s)
 	for (i = 0; i < s->nsvcs; i++) {
 		sksteer_group__free(s->svcs[i]->grp);
 		free(s->svcs[i]->name);
+		free(s->svcs[i]->pinned);
 		free(s->svcs[i]);
 	}
 	free(s->svcs);
@@ -2694,12 +2703,14 @@ static int do_run(int argc, char **argv)
 		struct svc_ent *e = xcalloc(1, sizeof(*e));
 
 		e->name = xstrdup(sksteer_service__name(svcs[i]));
+		e->pinned = xstrdup(e->name);
 		e->cfg = cfg;
 		e->svc = svcs[i];
 		e->grp = group_create(s, svcs[i]);
 		if (!e->grp) {
 			p_err("service '%s': %s", e->name, strerror(errno));
 			free(e->name);
+			free(e->pinned);
 			free(e);
 			goto out;
 		}

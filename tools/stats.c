@@ -312,6 +312,11 @@ static int do_stats(int argc, char **argv)
 			p_warn("%s: stale (its process exited)", path);
 			continue;
 		}
+		if (errno == ENOENT && listed) {
+			/* gone since the listing: its group ended, or moved
+			 * to another name (a renamed service) */
+			continue;
+		}
 		bad++;
 		if (errno == ENOENT)
 			p_err("no running group '%s' under %s (only groups "
