@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -187,10 +188,54 @@ static int pin_file(const char *dir, const char *name, char *buf, size_t sz)
 
 static void unpin_dir(const char *dir);
 
+/*
+ * Claims, moves and removals of pin directories are serialised by an
+ * flock(2) on the directory above them (between sksteer processes): from
+ * "the owner of this directory is dead" to removing it, and from "nobody
+ * holds this name" to pinning a meta there, no other group can claim the
+ * name or take it away. Returns the lock (close() releases it) or a
+ * negative errno; the directory above must exist.
+ */
+static int lock_parent(const char *dir)
+{
+	char parent[PATH_MAX], *slash;
+	size_t n;
+	int fd;
+
+	if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
+		return -ENAMETOOLONG;
+	n = strlen(parent);
+	while (n > 1 && parent[n - 1] == '/')
+		parent[--n] = '\0';
+	slash = strrchr(parent, '/');
+	if (!slash)
+		snprintf(parent, sizeof(parent), ".");
+	else
+		slash[slash == parent] = '\0';
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 static void unpin(struct sksteer_group *grp)
 {
-	if (grp->pin_path)
-		unpin_dir(grp->pin_path);
+	int lock;
+
+	if (!grp->pin_path)
+		return;
+	/* without the lock when it cannot be had: the group's own pins go
+	 * in any case */
+	lock = lock_parent(grp->pin_path);
+	unpin_dir(grp->pin_path);
+	if (lock >= 0)
+		close(lock);
 }
 
 #define BPFFS_DEFAULT "/sys/fs/bpf"
@@ -377,18 +422,16 @@ static int pin_free(const struct sksteer_group *grp, const char *dir)
 	return 0;
 }
 
+static int pin_claim_locked(struct sksteer_group *grp);
+
 /*
  * Claim the pin directory: refuse when a live process owns it, take over
  * what a dead one left.
  */
 static int pin_claim(struct sksteer_group *grp)
 {
-	struct ebpf_state *st;
-	int err;
+	int err, lock;
 
-	err = pin_free(grp, grp->pin_path);
-	if (err)
-		return err;
 	err = ensure_bpffs(grp->pin_path);
 	if (err) {
 		sk_warn("service '%s': %s is not on a bpffs and none could be "
@@ -397,6 +440,27 @@ static int pin_claim(struct sksteer_group *grp)
 			grp->svc->name, grp->pin_path, strerror(-err));
 		return err;
 	}
+	err = make_parents(grp->pin_path);
+	lock = err ? err : lock_parent(grp->pin_path);
+	if (lock < 0) {
+		sk_warn("service '%s': creating the directories above %s: %s\n",
+			grp->svc->name, grp->pin_path, strerror(-lock));
+		return lock;
+	}
+	err = pin_claim_locked(grp);
+	close(lock);
+	return err;
+}
+
+/* pin_claim() with the directory above locked */
+static int pin_claim_locked(struct sksteer_group *grp)
+{
+	struct ebpf_state *st;
+	int err;
+
+	err = pin_free(grp, grp->pin_path);
+	if (err)
+		return err;
 	err = make_pin_dir(grp->pin_path);
 	if (err) {
 		sk_warn("service '%s': creating %s: %s\n", grp->svc->name,
@@ -596,7 +660,7 @@ static bool path_nested(const char *a, size_t na, const char *b, size_t nb)
 int sk_group_ebpf_move_pins(struct sksteer_group *grp, const char *dir)
 {
 	size_t n = strlen(dir), no = strlen(grp->pin_path);
-	int err, tries;
+	int err, tries, lock;
 	char *copy;
 
 	/* "a/b/" is "a/b" */
@@ -615,17 +679,20 @@ int sk_group_ebpf_move_pins(struct sksteer_group *grp, const char *dir)
 	copy = strndup(dir, n);
 	if (!copy)
 		return -ENOMEM;
+	err = make_parents(copy);
+	lock = err ? err : lock_parent(copy);
+	err = lock < 0 ? lock : 0;
 	/* a second try after a directory a dead process left is removed */
-	for (tries = 0; tries < 2; tries++) {
+	for (tries = 0; !err && tries < 2; tries++) {
 		err = pin_free(grp, copy);
-		if (!err)
-			err = make_parents(copy);
 		if (!err && renameat2(AT_FDCWD, grp->pin_path, AT_FDCWD, copy,
 				      RENAME_NOREPLACE))
 			err = -errno;
 		if (err != -EEXIST && err != -ENOTEMPTY)
 			break;
 	}
+	if (lock >= 0)
+		close(lock);
 	if (err == -EEXIST || err == -ENOTEMPTY) {
 		/* there, but no group's (pin_free() found no meta) */
 		sk_warn("service '%s': %s exists and holds no running group's "

@@ -9,7 +9,9 @@
  * freed, and sksteer_group__set_pin_path() moves the directory with one
  * rename(2) (a renamed service); a directory left by a process that died
  * is recognised by its pid and start time and replaced by the next group
- * of that name.
+ * of that name. Claims, moves and removals hold an flock(2) on the
+ * directory above, so that of groups starting under one name at once
+ * exactly one wins and keeps its pins.
  */
 #ifndef __SKSTEER_PIN_H
 #define __SKSTEER_PIN_H

@@ -358,6 +358,100 @@ TEST(move_pins)
 	private_bpffs_done();
 }
 
+/*
+ * Groups of one name starting at once over what a killed process left:
+ * exactly one wins, and its pins are there afterwards (none of the others
+ * took the stale directory away after the winner had claimed it).
+ */
+TEST(claim_race)
+{
+	enum { NKIDS = 6, ROUNDS = 10 };
+	char pin[128];
+	int round, wins_total = 0;
+
+	private_bpffs();
+	snprintf(pin, sizeof(pin), "%s/web", root);
+	for (round = 0; round < ROUNDS; round++) {
+		int go[2], res[2], status, i, wins = 0;
+		pid_t kids[NKIDS], dead, winner = 0;
+		struct sksteer_stats *st;
+		char c;
+
+		/* a directory left by a process that was killed */
+		ASSERT(!pipe(res), "pipe");
+		dead = fork();
+		if (dead == 0) {
+			struct su_group dg;
+
+			start(&dg, pin);
+			ASSERT(write(res[1], "r", 1) == 1, "write");
+			pause();
+			_exit(0);
+		}
+		ASSERT(read(res[0], &c, 1) == 1,
+		       "the first group did not start");
+		kill(dead, SIGKILL);
+		waitpid(dead, &status, 0);
+
+		ASSERT(!pipe(go), "pipe");
+		for (i = 0; i < NKIDS; i++) {
+			kids[i] = fork();
+			if (kids[i] == 0) {
+				SKSTEER_OPTS(sksteer_group_opts, opts,
+					     .pin_path = pin);
+				struct sksteer_config *cfg =
+					sksteer_config__parse_string(
+						conf, strlen(conf), "r.conf",
+						NULL);
+				struct sksteer_group *grp;
+
+				close(go[1]);
+				if (!cfg || read(go[0], &c, 1) != 0)
+					_exit(2);
+				grp = sksteer_group__create(
+					sksteer_config__service(cfg, 0), &opts);
+				c = grp ? 'w' : errno == EBUSY ? 'b' : 'e';
+				if (write(res[1], &c, 1) != 1)
+					_exit(2);
+				if (grp)
+					pause();
+				_exit(0);
+			}
+		}
+		close(go[0]);
+		/* all at once: the read() of every child returns on close */
+		close(go[1]);
+		for (i = 0; i < NKIDS; i++) {
+			ASSERT(read(res[0], &c, 1) == 1,
+			       "a child did not report");
+			wins += c == 'w';
+			CHECK(c == 'w' || c == 'b',
+			      "round %d: a start failed otherwise than busy",
+			      round);
+		}
+		CHECK(wins == 1, "round %d: %d groups won the name", round,
+		      wins);
+		st = sksteer_stats__read(pin);
+		CHECK(st, "round %d: the winner's pins are gone: %s", round,
+		      strerror(errno));
+		for (i = 0; st && i < NKIDS; i++)
+			if (kids[i] == sksteer_stats__pid(st))
+				winner = kids[i];
+		CHECK(!st || winner, "round %d: the pins are not the winner's",
+		      round);
+		sksteer_stats__free(st);
+		wins_total += wins;
+		for (i = 0; i < NKIDS; i++) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], &status, 0);
+		}
+		close(res[0]);
+		close(res[1]);
+	}
+	CHECK(wins_total == ROUNDS, "%d wins in %d rounds", wins_total, ROUNDS);
+	private_bpffs_done();
+}
+
 /* The command-line view of the same counters. */
 TEST(cli)
 {
