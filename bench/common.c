@@ -21,15 +21,20 @@
 
 const char *bc_prog_name = "bench";
 
+static void vwarn(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", bc_prog_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void bc_die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", bc_prog_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(1);
 }
 
@@ -37,11 +42,9 @@ void bc_warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", bc_prog_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static int lib_print(enum sksteer_print_level level, const char *fmt,
@@ -374,6 +377,8 @@ int bc_ncpus(void)
 	return CPU_COUNT(&set);
 }
 
+/* sched_setaffinity(0) is the calling thread's, as a thread's own
+ * pthread_setaffinity_np() */
 void bc_pin(int cpu)
 {
 	cpu_set_t set;
@@ -382,6 +387,51 @@ void bc_pin(int cpu)
 	CPU_SET(cpu, &set);
 	if (sched_setaffinity(0, sizeof(set), &set))
 		bc_die("pinning to CPU %d: %s", cpu, strerror(errno));
+}
+
+void bc_nap_us(long us)
+{
+	struct timespec ts = { 0, us * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+void bc_shuffle(int *v, int n, struct bc_rng *r)
+{
+	int i;
+
+	for (i = n - 1; i > 0; i--) {
+		int j = (int)bc_below(r, (uint64_t)i + 1), t = v[i];
+
+		v[i] = v[j];
+		v[j] = t;
+	}
+}
+
+uint32_t bc_client_addr(int i)
+{
+	return 0xcb007100u | (uint32_t)(i + 1); /* 203.0.113.1 + i */
+}
+
+const struct sk_prefix *bc_client_prefixes(size_t *n)
+{
+	static struct sk_prefix p[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (struct sk_prefix){ AF_INET,
+					   0xcb007100u | (uint32_t)(32 * i),
+					   28 };
+	*n = 8;
+	return p;
+}
+
+void bc_sin4(struct sockaddr_in *s, uint32_t a, uint16_t port)
+{
+	memset(s, 0, sizeof(*s));
+	s->sin_family = AF_INET;
+	s->sin_addr.s_addr = htonl(a);
+	s->sin_port = htons(port);
 }
 
 /* ---- namespaces and addresses ---- */

@@ -82,10 +82,23 @@ struct bc_stat {
 struct bc_stat bc_stat(const double *v, size_t n);
 
 /* ---- time, CPUs ---- */
+/* Fisher-Yates over v[0..n) */
+void bc_shuffle(int *v, int n, struct bc_rng *r);
+
+/* The benchmarks' clients: 203.0.113.1 + @i (host order); half of them
+ * are in the 8 prefixes bc_client_prefixes() gives (203.0.113.0/28,
+ * .32/28, ... .224/28), which every source set of the benchmarks holds. */
+uint32_t bc_client_addr(int i);
+const struct sk_prefix *bc_client_prefixes(size_t *n);
+/* An IPv4 socket address, @a and @port in host order. */
+void bc_sin4(struct sockaddr_in *s, uint32_t a, uint16_t port);
+
 uint64_t bc_now_ns(void);
 uint64_t bc_thread_cpu_ns(void);
 int bc_ncpus(void);
+/* Pin the calling thread to @cpu (dies when it cannot be). */
 void bc_pin(int cpu);
+void bc_nap_us(long us);
 
 /* ---- network namespaces and addresses ---- */
 

@@ -147,34 +147,6 @@ static uint32_t dst_addr(int d)
 	return 0xc6336400u | (uint32_t)(d + 1); /* 198.51.100.1 + d */
 }
 
-static uint32_t cli_addr(int i)
-{
-	return 0xcb007100u | (uint32_t)(i + 1); /* 203.0.113.1 + i */
-}
-
-/* Half the clients are in every source set: 203.0.113.0/28, .32/28, ...
- * .224/28 (eight prefixes that count towards the set's size). */
-static const struct sk_prefix *client_prefixes(size_t *n)
-{
-	static struct sk_prefix p[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (struct sk_prefix){ AF_INET,
-					   0xcb007100u | (uint32_t)(32 * i),
-					   28 };
-	*n = 8;
-	return p;
-}
-
-static void sin4(struct sockaddr_in *s, uint32_t a, uint16_t port)
-{
-	memset(s, 0, sizeof(*s));
-	s->sin_family = AF_INET;
-	s->sin_addr.s_addr = htonl(a);
-	s->sin_port = htons(port);
-}
-
 static uint16_t point_port(int scale, int kind)
 {
 	return (uint16_t)(opt.port_base + 100 * scale + 10 * kind);
@@ -226,7 +198,7 @@ static char *service_text(const struct scale *s, uint16_t port)
 static void setup_scales(void)
 {
 	size_t nmust;
-	const struct sk_prefix *must = client_prefixes(&nmust);
+	const struct sk_prefix *must = bc_client_prefixes(&nmust);
 	int i, j;
 
 	for (i = 0; i < opt.nscales; i++) {
@@ -358,8 +330,8 @@ static void plain_socks(struct point *p, int n, const uint32_t *addr,
 				   sizeof(one));
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz,
 			   sizeof(bufsz));
-		sin4(&s, addr ? addr[i] : 0,
-		     (uint16_t)(port0 + (port_step ? i : 0)));
+		bc_sin4(&s, addr ? addr[i] : 0,
+			(uint16_t)(port0 + (port_step ? i : 0)));
 		if (bind(fd, (struct sockaddr *)&s, sizeof(s)))
 			bc_die("binding port %u: %s",
 			       port0 + (port_step ? i : 0), strerror(errno));
@@ -398,7 +370,7 @@ static int ref_pool(const struct sksteer_service *svc, int c, int d)
 	SKSTEER_OPTS(sksteer_flow, flow, .family = AF_INET, .sport = SPORT_BASE,
 		     .dport = 1);
 	SKSTEER_OPTS(sksteer_verdict, v);
-	uint32_t s = htonl(cli_addr(c)), t = htonl(dst_addr(d));
+	uint32_t s = htonl(bc_client_addr(c)), t = htonl(dst_addr(d));
 
 	memcpy(&flow.src, &s, 4);
 	memcpy(&flow.dst, &t, 4);
@@ -507,22 +479,6 @@ static pthread_t snd_thread;
 
 static int cli_fd[2][MAX_CLI]; /* UDP client sockets per side */
 
-static void pin_thread(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
-static void nap_us(long us)
-{
-	struct timespec ts = { 0, us * 1000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static void check_one(struct point *p, int fdi, unsigned int c, unsigned int d)
 {
 	if (c >= (unsigned int)opt.ncli || d >= NDST) {
@@ -607,14 +563,14 @@ static void tcp_accept(struct point *p, int fdi)
 static void *receiver(void *arg)
 {
 	(void)arg;
-	pin_thread(opt.rcv_cpu);
+	bc_pin(opt.rcv_cpu);
 	while (!atomic_load(&quit)) {
 		struct point *p = atomic_load(&rcv_req);
 		int i;
 
 		atomic_store(&rcv_cur, p);
 		if (!p) {
-			nap_us(1000);
+			bc_nap_us(1000);
 			continue;
 		}
 		for (i = 0; i < p->nfds; i++) {
@@ -640,7 +596,7 @@ static void udp_plan(struct udp_plan *u, const struct point *p)
 	int dsts[NDST], nd = scale_dsts(&scales[p->scale], dsts), c, j, d;
 
 	for (d = 0; d < NDST; d++)
-		sin4(&u->dst[d], dst_addr(d), p->port);
+		bc_sin4(&u->dst[d], dst_addr(d), p->port);
 	for (c = 0; c < opt.ncli; c++) {
 		for (j = 0; j < BATCH; j++) {
 			struct payload *pl = &u->pay[c][j];
@@ -674,7 +630,7 @@ static void udp_send(struct point *p, struct udp_plan *u)
 		/* closed loop: nothing can overflow a queue */
 		if (s - atomic_load_explicit(&n_recv, memory_order_acquire) >
 		    WINDOW - BATCH) {
-			nap_us(20);
+			bc_nap_us(20);
 			continue;
 		}
 		r = sendmmsg(cli_fd[p->side][c], u->msg[c], BATCH, 0);
@@ -724,8 +680,8 @@ static void tcp_send(struct point *p)
 			/* the source port says which destination */
 			sport = (uint16_t)(SPORT_BASE + d * SPORT_SPAN +
 					   seq[c][d]++ % SPORT_SPAN);
-			sin4(&src, cli_addr(c), sport);
-			sin4(&dst, dst_addr(d), p->port);
+			bc_sin4(&src, bc_client_addr(c), sport);
+			bc_sin4(&dst, dst_addr(d), p->port);
 			if (++c == opt.ncli)
 				c = 0;
 			if (bind(fd, (struct sockaddr *)&src, sizeof(src)) ||
@@ -770,13 +726,13 @@ static void *sender(void *arg)
 	static struct udp_plan plan;
 
 	(void)arg;
-	pin_thread(opt.snd_cpu);
+	bc_pin(opt.snd_cpu);
 	while (!atomic_load(&quit)) {
 		struct point *p = atomic_load(&snd_req);
 
 		atomic_store(&snd_cur, p);
 		if (!p) {
-			nap_us(1000);
+			bc_nap_us(1000);
 			continue;
 		}
 		if (proto == IPPROTO_UDP) {
@@ -787,7 +743,7 @@ static void *sender(void *arg)
 		}
 		atomic_store(&snd_cur, NULL);
 		while (atomic_load(&snd_req) == p)
-			nap_us(100);
+			bc_nap_us(100);
 	}
 	return NULL;
 }
@@ -823,10 +779,10 @@ static double run_point(struct point *p, double secs, double *aux)
 	atomic_store(&n_failed, 0);
 	atomic_store(&rcv_req, p);
 	while (atomic_load(&rcv_cur) != p)
-		nap_us(200);
+		bc_nap_us(200);
 	atomic_store(&snd_req, p);
 	while (atomic_load(&snd_cur) != p)
-		nap_us(200);
+		bc_nap_us(200);
 	sleep_s(opt.warm);
 	t0 = bc_now_ns();
 	r0 = atomic_load(&n_recv);
@@ -839,15 +795,15 @@ static double run_point(struct point *p, double secs, double *aux)
 	c1 = snd_cpu_ns();
 	atomic_store(&snd_req, NULL);
 	while (atomic_load(&snd_cur) == p)
-		nap_us(200);
+		bc_nap_us(200);
 	/* what is in flight arrives, or is lost */
 	deadline = bc_now_ns() + 500000000ull;
 	while (atomic_load(&n_recv) < atomic_load(&n_sent) &&
 	       bc_now_ns() < deadline)
-		nap_us(1000);
+		bc_nap_us(1000);
 	atomic_store(&rcv_req, NULL);
 	while (atomic_load(&rcv_cur) == p)
-		nap_us(200);
+		bc_nap_us(200);
 	p->sent += atomic_load(&n_sent);
 	p->received += atomic_load(&n_recv);
 	p->misrouted += atomic_load(&n_bad);
@@ -866,18 +822,6 @@ static double run_point(struct point *p, double secs, double *aux)
 }
 
 /* ---- the run ---- */
-
-static void shuffle(int *v, int n, struct bc_rng *r)
-{
-	int i;
-
-	for (i = n - 1; i > 0; i--) {
-		int j = (int)bc_below(r, (uint64_t)i + 1), t = v[i];
-
-		v[i] = v[j];
-		v[j] = t;
-	}
-}
 
 static struct point *find_point(int scale, int kind)
 {
@@ -903,11 +847,11 @@ static void measure(void)
 		 * measurements a second apart: the machine drifts */
 		for (s = 0; s < opt.nscales; s++)
 			sorder[s] = s;
-		shuffle(sorder, opt.nscales, &r);
+		bc_shuffle(sorder, opt.nscales, &r);
 		for (i = 0, s = 0; s < opt.nscales; s++) {
 			for (k = 0; k < NKINDS; k++)
 				korder[k] = k;
-			shuffle(korder, NKINDS, &r);
+			bc_shuffle(korder, NKINDS, &r);
 			for (k = 0; k < NKINDS; k++)
 				order[i++] = sorder[s] * NKINDS + korder[k];
 		}
@@ -1113,7 +1057,7 @@ static void udp_clients(void)
 			int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 			int bufsz = 4 << 20;
 
-			sin4(&a, cli_addr(c), 0);
+			bc_sin4(&a, bc_client_addr(c), 0);
 			if (fd < 0 ||
 			    bind(fd, (struct sockaddr *)&a, sizeof(a)))
 				bc_die("client socket on 203.0.113.%d: %s",
@@ -1290,7 +1234,7 @@ int main(int argc, char **argv)
 	if (pthread_create(&rcv, NULL, receiver, NULL) ||
 	    pthread_create(&snd_thread, NULL, sender, NULL))
 		bc_die("pthread_create failed");
-	pin_thread(opt.rcv_cpu);
+	bc_pin(opt.rcv_cpu);
 	measure();
 	atomic_store(&quit, true);
 	pthread_join(snd_thread, NULL);

@@ -631,18 +631,6 @@ static double run_chunk(struct contender *c, int n)
 	return cnt1 > cnt0 ? (double)(ns1 - ns0) / (double)(cnt1 - cnt0) : 0;
 }
 
-static void shuffle(int *v, int n, struct bc_rng *r)
-{
-	int i;
-
-	for (i = n - 1; i > 0; i--) {
-		int j = (int)bc_below(r, (uint64_t)i + 1), t = v[i];
-
-		v[i] = v[j];
-		v[j] = t;
-	}
-}
-
 static void measure(void)
 {
 	struct bc_rng r = { opt.seed * 31 };
@@ -654,7 +642,7 @@ static void measure(void)
 
 			for (i = 0; i < ncont; i++)
 				order[i] = i;
-			shuffle(order, ncont, &r);
+			bc_shuffle(order, ncont, &r);
 			for (i = 0; i < ncont; i++)
 				s[order[i]] =
 					run_chunk(&cont[order[i]], opt.chunk);

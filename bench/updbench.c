@@ -59,28 +59,11 @@ static const uint16_t srv_port = 31337;
 static char tmpdir[256];
 static FILE *md;
 
-static uint32_t cli_addr(int i)
-{
-	return 0xcb007100u | (uint32_t)(i + 1);
-}
-
-static void sin4(struct sockaddr_in *s, uint32_t a, uint16_t port)
-{
-	memset(s, 0, sizeof(*s));
-	s->sin_family = AF_INET;
-	s->sin_addr.s_addr = htonl(a);
-	s->sin_port = htons(port);
-}
-
 static void write_prefixes(const char *path, size_t n, uint64_t seed)
 {
-	static const struct sk_prefix must[] = {
-		{ AF_INET, 0xcb007100u, 28 }, { AF_INET, 0xcb007120u, 28 },
-		{ AF_INET, 0xcb007140u, 28 }, { AF_INET, 0xcb007160u, 28 },
-		{ AF_INET, 0xcb007180u, 28 }, { AF_INET, 0xcb0071a0u, 28 },
-		{ AF_INET, 0xcb0071c0u, 28 }, { AF_INET, 0xcb0071e0u, 28 },
-	};
-	struct sk_prefix *p = bc_gen_prefixes(AF_INET, n, seed, must, 8);
+	size_t nmust;
+	const struct sk_prefix *must = bc_client_prefixes(&nmust);
+	struct sk_prefix *p = bc_gen_prefixes(AF_INET, n, seed, must, nmust);
 	struct bc_buf b = {};
 	FILE *f;
 
@@ -242,22 +225,6 @@ static int cli_fd[NCLI];
 static int srv_fd[NPOOLS];
 static int8_t expect[3][NCLI];
 
-static void pin_thread(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
-static void nap_us(long us)
-{
-	struct timespec ts = { 0, us * 1000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static void *sender(void *arg)
 {
 	static struct payload pay[BATCH];
@@ -267,8 +234,8 @@ static void *sender(void *arg)
 	int c = 0, j;
 
 	(void)arg;
-	pin_thread(opt.snd_cpu);
-	sin4(&dst, 0xc6336405u, srv_port); /* 198.51.100.5: no "to" rule */
+	bc_pin(opt.snd_cpu);
+	bc_sin4(&dst, 0xc6336405u, srv_port); /* 198.51.100.5: no "to" rule */
 	for (j = 0; j < BATCH; j++) {
 		memset(&pay[j], 0x5a, sizeof(pay[j]));
 		iov[j].iov_base = &pay[j];
@@ -284,7 +251,7 @@ static void *sender(void *arg)
 
 		if (atomic_load(&n_sent) - atomic_load(&n_recv) >
 		    WINDOW - BATCH) {
-			nap_us(20);
+			bc_nap_us(20);
 			continue;
 		}
 		for (j = 0; j < BATCH; j++) {
@@ -331,7 +298,7 @@ static void *receiver(void *arg)
 	int i, n, k;
 
 	(void)arg;
-	pin_thread(opt.rcv_cpu);
+	bc_pin(opt.rcv_cpu);
 	while (!atomic_load(&quit)) {
 		for (k = 0; k < NPOOLS; k++) {
 			unsigned int gr;
@@ -358,7 +325,7 @@ static int pool_of(const struct sksteer_service *svc, int c)
 	SKSTEER_OPTS(sksteer_flow, flow, .family = AF_INET, .sport = 40000,
 		     .dport = srv_port);
 	SKSTEER_OPTS(sksteer_verdict, v);
-	uint32_t s = htonl(cli_addr(c)), t = htonl(0xc6336405u);
+	uint32_t s = htonl(bc_client_addr(c)), t = htonl(0xc6336405u);
 
 	memcpy(&flow.src, &s, 4);
 	memcpy(&flow.dst, &t, 4);
@@ -415,7 +382,7 @@ static int swaps(const char *backend)
 	if (pthread_create(&rt, NULL, receiver, NULL) ||
 	    pthread_create(&st, NULL, sender, NULL))
 		bc_die("pthread_create failed");
-	nap_us(50000); /* traffic flowing */
+	bc_nap_us(50000); /* traffic flowing */
 	t0 = bc_now_ns();
 	for (i = 1; i <= opt.swaps; i++) {
 		uint64_t a = bc_now_ns();
@@ -428,7 +395,7 @@ static int swaps(const char *backend)
 		atomic_store(&gen, (unsigned int)i);
 		/* let the new rules steer some traffic before the next */
 		if (opt.gap_us)
-			nap_us(opt.gap_us);
+			bc_nap_us(opt.gap_us);
 	}
 	t1 = bc_now_ns();
 	atomic_store(&stop, true);
@@ -436,7 +403,7 @@ static int swaps(const char *backend)
 	deadline = bc_now_ns() + 1000000000ull;
 	while (atomic_load(&n_recv) < atomic_load(&n_sent) &&
 	       bc_now_ns() < deadline)
-		nap_us(1000);
+		bc_nap_us(1000);
 	atomic_store(&quit, true);
 	pthread_join(rt, NULL);
 	lost = atomic_load(&n_sent) - atomic_load(&n_recv);
@@ -483,7 +450,7 @@ static void setup_net(void)
 			bc_die("adding an address to lo: %s", strerror(-err));
 	}
 	for (i = 0; i < NCLI; i++) {
-		uint32_t c = htonl(cli_addr(i));
+		uint32_t c = htonl(bc_client_addr(i));
 		struct sockaddr_in s;
 		int fd, bufsz = 4 << 20;
 
@@ -491,7 +458,7 @@ static void setup_net(void)
 		if (err)
 			bc_die("adding an address to lo: %s", strerror(-err));
 		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		sin4(&s, cli_addr(i), 0);
+		bc_sin4(&s, bc_client_addr(i), 0);
 		if (fd < 0 || bind(fd, (struct sockaddr *)&s, sizeof(s)))
 			bc_die("client socket: %s", strerror(errno));
 		/* room for the whole window: sendmmsg() never waits for
@@ -593,7 +560,7 @@ int main(int argc, char **argv)
 	if (!mkdtemp(tmpdir))
 		bc_die("mkdtemp %s: %s", tmpdir, strerror(errno));
 	setup_net();
-	pin_thread(opt.rcv_cpu);
+	bc_pin(opt.rcv_cpu);
 
 	fprintf(md, "| backend | prefixes | sksteer_group__update ms, median "
 		    "(min–max) | parsing the new file, ms | total ms |\n"
