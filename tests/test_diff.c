@@ -307,11 +307,6 @@ static void report(const char *test, unsigned int idx, const char *text,
 /* ---- clustered IPv6 sets ---- */
 
 /* a prefix of length @len in the block @base/@blen, at random */
-static sk_u128 rand_in6(struct gen_rng *r, sk_u128 base, int blen, int len)
-{
-	return (base | (gen_u128(r) & ~gen_mask128(blen))) & gen_mask128(len);
-}
-
 /*
  * About @n IPv6 prefixes of 2001:db8::/32 the way real lists cluster:
  * host routes and small prefixes crowded in a few /64s, /64s crowded in a
@@ -334,7 +329,7 @@ static void gen_clustered6(struct gen_rng *r, int n, struct gen_buf *b)
 			k && gen_pct(r, 25) ?
 				(cbase[k - 1] ^ ((sk_u128)1 << (128 - cl[k]))) &
 					gen_mask128(cl[k]) :
-				rand_in6(r, db8, 32, cl[k]);
+				gen_rand_in6(r, db8, 32, cl[k]);
 	}
 	for (i = 0; i < n; i++) {
 		unsigned int p = gen_below(r, 100);
@@ -343,7 +338,7 @@ static void gen_clustered6(struct gen_rng *r, int n, struct gen_buf *b)
 		k = (int)gen_below(r, (uint32_t)nc);
 		if (p < 8) {
 			len = (int)gen_range(r, 40, 64);
-			gen_fmt6(b, rand_in6(r, db8, 32, len), len);
+			gen_fmt6(b, gen_rand_in6(r, db8, 32, len), len);
 			gen_printf(b, "\n");
 			continue;
 		}
@@ -358,7 +353,7 @@ static void gen_clustered6(struct gen_rng *r, int n, struct gen_buf *b)
 			len = (int)gen_range(r, (uint32_t)cl[k] + 6, 128);
 		if (len > 128)
 			len = 128;
-		gen_fmt6(b, rand_in6(r, cbase[k], cl[k], len), len);
+		gen_fmt6(b, gen_rand_in6(r, cbase[k], cl[k], len), len);
 		gen_printf(b, "\n");
 	}
 }
@@ -1443,11 +1438,8 @@ TEST(tables_relative)
 			       "  pool a 2\n  pool b 1\n  set s {\n");
 		for (i = 0; i < 30000; i++) {
 			int len = (int)gen_range(&r, 17, 28);
-			uint32_t a = gen_u32(&r) & ~(0xffffffffu >> len);
 
-			gen_printf(&b, "    %u.%u.%u.%u/%d\n", a >> 24,
-				   (a >> 16) & 255, (a >> 8) & 255, a & 255,
-				   len);
+			gen_set_line(&b, 4, gen_u32(&r) & gen_mask32(len), len);
 		}
 		shape_tail(&b);
 		check_edges("relative4", b.s, &t4);
@@ -1457,27 +1449,20 @@ TEST(tables_relative)
 		static const int lens[] = { 40, 44, 48, 52, 56, 60, 64 };
 		/* up to /48 only in some sets, down to /64 in the others;
 		 * in one /32, or all over 2000::/3 */
-		uint32_t nl = j % 2 ? 3 : 7, w[4];
-		int k;
+		uint32_t nl = j % 2 ? 3 : 7;
+		bool db8 = j % 4 < 2;
 
 		shape_head(&b);
 		for (i = 0; i < 400; i++) {
 			int len = lens[gen_below(&r, nl)];
 
-			w[0] = j % 4 < 2 ? 0x2001 :
-					   0x2000 | gen_below(&r, 0x2000);
-			w[1] = j % 4 < 2 ? 0xdb8 : gen_below(&r, 0x10000);
-			for (k = 2; k < 4; k++) {
-				/* no bits past the prefix */
-				int keep = len - 16 * k;
-
-				w[k] = gen_below(&r, 0x10000);
-				w[k] &= keep <= 0  ? 0 :
-					keep >= 16 ? 0xffffu :
-						     0xffffu << (16 - keep);
-			}
-			gen_printf(&b, "    %x:%x:%x:%x::/%d\n", w[0], w[1],
-				   w[2], w[3], len);
+			gen_set_line(
+				&b, 6,
+				gen_rand_in6(&r,
+					     db8 ? (sk_u128)0x20010db8 << 96 :
+						   (sk_u128)1 << 125,
+					     db8 ? 32 : 3, len),
+				len);
 		}
 		shape_tail(&b);
 		check_edges("relative6", b.s, &t6);

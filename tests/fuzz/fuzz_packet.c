@@ -86,34 +86,21 @@ static char *dense_config(void)
 {
 	struct gen_rng r = { 7 };
 	struct gen_buf b = {};
-	int i, k;
+	int i;
 
 	/* and two blocks that random addresses fall in often */
 	gen_printf(&b, "set dense {\n    64.0.0.0/3\n    4000::/3\n");
 	for (i = 0; i < 6000; i++) {
 		int len = (int)gen_range(&r, 17, 28);
-		uint32_t a = gen_u32(&r) & ~(0xffffffffu >> len);
 
-		gen_printf(&b, "    %u.%u.%u.%u/%d\n", a >> 24, (a >> 16) & 255,
-			   (a >> 8) & 255, a & 255, len);
+		gen_set_line(&b, 4, gen_u32(&r) & gen_mask32(len), len);
 	}
 	for (i = 0; i < 1500; i++) {
 		static const int lens[] = { 40, 44, 48, 52, 56, 60, 64 };
 		int len = lens[gen_below(&r, 7)];
-		uint32_t w[4];
 
-		w[0] = 0x2000 | gen_below(&r, 0x2000);
-		w[1] = gen_below(&r, 0x10000);
-		for (k = 2; k < 4; k++) {
-			int keep = len - 16 * k;
-
-			w[k] = gen_below(&r, 0x10000);
-			w[k] &= keep <= 0  ? 0 :
-				keep >= 16 ? 0xffffu :
-					     0xffffu << (16 - keep);
-		}
-		gen_printf(&b, "    %x:%x:%x:%x::/%d\n", w[0], w[1], w[2], w[3],
-			   len);
+		gen_set_line(&b, 6, gen_rand_in6(&r, (sk_u128)1 << 125, 3, len),
+			     len);
 	}
 	gen_printf(&b,
 		   "}\n"

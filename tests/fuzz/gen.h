@@ -240,6 +240,24 @@ static inline void gen_fmt6(struct gen_buf *b, sk_u128 a, int len)
 		gen_printf(b, "/%d", len);
 }
 
+/* A random prefix of @len bits inside @base/@blen (host bits clear). */
+static inline sk_u128 gen_rand_in6(struct gen_rng *r, sk_u128 base, int blen,
+				   int len)
+{
+	return (base | (gen_u128(r) & ~gen_mask128(blen))) & gen_mask128(len);
+}
+
+/* A line of a set: "    PREFIX\n" (@fam 4: the low 32 bits of @a). */
+static inline void gen_set_line(struct gen_buf *b, int fam, sk_u128 a, int len)
+{
+	gen_printf(b, "    ");
+	if (fam == 4)
+		gen_fmt4(b, (uint32_t)a, len);
+	else
+		gen_fmt6(b, a, len);
+	gen_printf(b, "\n");
+}
+
 /* one random prefix of family 4 or 6, host bits clear */
 static inline void gen_prefix(struct gen_rng *r, const struct gen_space *sp,
 			      int fam, struct gen_buf *b)
