@@ -322,6 +322,25 @@ TEST_TIMEOUT(steer_at_limits, 120)
 	free(t.s);
 }
 
+/* A service of @n rules with every kind of condition and four payload
+ * tests each, in @t; returns its text. */
+static const char *full_rules(struct text *t, struct gen_rng *r, int n)
+{
+	int i;
+
+	add(t, "service c {\n  listen udp [::]:0\n  pool a 2\n  pool b 1\n");
+	for (i = 0; i < n; i++)
+		add(t,
+		    "  rule from 198.51.100.%u/32, 2001:db8::%x sport "
+		    "%d-60000 payload 0 u8 == %d payload 1 u8 < 9 "
+		    "payload 2 u16 != 1 payload 4 u32 & 0xff0 >= 16 "
+		    "pool %s\n",
+		    gen_below(r, 256), gen_below(r, 65536), 1000 + i, i,
+		    i % 2 ? "a" : "b by payload 3:1");
+	add(t, "}\n");
+	return t->s;
+}
+
 /*
  * Configurations the verifier once gave up on ("BPF program is too
  * large"), far below the limits; and the verifier's work at the limits,
@@ -353,30 +372,8 @@ TEST(verifier_work)
 	fprintf(stderr, "56 rules with sport and a payload test: %u\n", n);
 
 	/* the same kind of rules, 64 and 256 of them */
-	t.n = 0;
-	add(&t, "service c {\n  listen udp [::]:0\n  pool a 2\n  pool b 1\n");
-	for (i = 0; i < 64; i++)
-		add(&t,
-		    "  rule from 198.51.100.%u/32, 2001:db8::%x sport "
-		    "%d-60000 payload 0 u8 == %d payload 1 u8 < 9 "
-		    "payload 2 u16 != 1 payload 4 u32 & 0xff0 >= 16 "
-		    "pool %s\n",
-		    gen_below(&r, 256), gen_below(&r, 65536), 1000 + i, i,
-		    i % 2 ? "a" : "b by payload 3:1");
-	add(&t, "}\n");
-	n64 = text_insns(t.s);
-	t.n = 0;
-	add(&t, "service c {\n  listen udp [::]:0\n  pool a 2\n  pool b 1\n");
-	for (i = 0; i < 256; i++)
-		add(&t,
-		    "  rule from 198.51.100.%u/32, 2001:db8::%x sport "
-		    "%d-60000 payload 0 u8 == %d payload 1 u8 < 9 "
-		    "payload 2 u16 != 1 payload 4 u32 & 0xff0 >= 16 "
-		    "pool %s\n",
-		    gen_below(&r, 256), gen_below(&r, 65536), 1000 + i, i,
-		    i % 2 ? "a" : "b by payload 3:1");
-	add(&t, "}\n");
-	n256 = text_insns(t.s);
+	n64 = text_insns(full_rules((t.n = 0, &t), &r, 64));
+	n256 = text_insns(full_rules((t.n = 0, &t), &r, 256));
 	limits_config((t.n = 0, &t), &r);
 	n = text_insns(t.s);
 	fprintf(stderr,
