@@ -519,23 +519,6 @@ static inline bool ru_alive(pid_t pid)
 
 /* ---- addresses and clients ---- */
 
-/* Add addresses to lo (we are root in our own namespace). */
-static inline void ru_addrs(const char *const *addrs)
-{
-	char cmd[2048] = "true";
-	size_t len = strlen(cmd);
-
-	for (; *addrs; addrs++)
-		len += (size_t)snprintf(
-			cmd + len, sizeof(cmd) - len,
-			tu_is_v6(*addrs) ?
-				" && ip -6 addr add %s/128 dev lo nodad" :
-				" && ip addr add %s/32 dev lo",
-			*addrs);
-	ASSERT(len < sizeof(cmd), "command too long");
-	tl_sh("%s", cmd);
-}
-
 /* Who answered: "hello SERVICE POOL INDEX PID LOCAL". */
 struct ru_answer {
 	char service[65], pool[65], local[64];

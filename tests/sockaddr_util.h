@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Socket addresses from text, for the tests that send real traffic. */
+/* Socket addresses from text, for the tests that send real traffic, and
+ * the addresses they send from and to. */
 #ifndef __SKSTEER_SOCKADDR_UTIL_H
 #define __SKSTEER_SOCKADDR_UTIL_H
 
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -37,6 +39,24 @@ static inline socklen_t tu_sockaddr(struct sockaddr_storage *ss,
 	ASSERT(inet_pton(AF_INET, addr, &s4->sin_addr) == 1, "bad address %s",
 	       addr);
 	return sizeof(*s4);
+}
+
+/* Add @addrs (NULL-terminated) to lo: the tests are root in a namespace
+ * of their own. */
+static inline void tu_add_addrs(const char *const *addrs)
+{
+	char cmd[2048] = "true";
+	size_t len = strlen(cmd);
+
+	for (; *addrs; addrs++)
+		len += (size_t)snprintf(
+			cmd + len, sizeof(cmd) - len,
+			tu_is_v6(*addrs) ?
+				" && ip -6 addr add %s/128 dev lo nodad" :
+				" && ip addr add %s/32 dev lo",
+			*addrs);
+	ASSERT(len < sizeof(cmd), "command too long");
+	tl_sh("%s", cmd);
 }
 
 #endif

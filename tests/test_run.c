@@ -66,7 +66,7 @@ static void setup(const char *backend)
 {
 	tl_enter_netns();
 	ru_init();
-	ru_addrs(lo_addrs);
+	tu_add_addrs(lo_addrs);
 	snprintf(conf_web, sizeof(conf_web), web_fmt, PORT, backend);
 	snprintf(conf_dns, sizeof(conf_dns), dns_fmt, UDP_PORT, backend);
 }

@@ -18,7 +18,7 @@ static void setup(void)
 {
 	tl_enter_netns();
 	ru_init();
-	ru_addrs(lo_addrs);
+	tu_add_addrs(lo_addrs);
 }
 
 /*

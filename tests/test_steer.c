@@ -14,23 +14,6 @@
 
 #define T(name) TEST_TIMEOUT(name, 30)
 
-/* Add addresses to lo (we are root in a fresh namespace). */
-static void add_addrs(const char *const *addrs)
-{
-	char cmd[2048] = "true";
-	size_t len = strlen(cmd);
-
-	for (; *addrs; addrs++)
-		len += (size_t)snprintf(
-			cmd + len, sizeof(cmd) - len,
-			tu_is_v6(*addrs) ?
-				" && ip -6 addr add %s/128 dev lo nodad" :
-				" && ip addr add %s/32 dev lo",
-			*addrs);
-	ASSERT(len < sizeof(cmd), "command too long");
-	tl_sh("%s", cmd);
-}
-
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -117,28 +100,28 @@ static const char *const doc6[] = { "2001:db8::1", "2001:db8::2",
 T(tcp4_to)
 {
 	tl_enter_netns();
-	add_addrs(doc4);
+	tu_add_addrs(doc4);
 	scenario_to("tcp", "0.0.0.0:0", doc4, "203.0.113.1");
 }
 
 T(udp4_to)
 {
 	tl_enter_netns();
-	add_addrs(doc4);
+	tu_add_addrs(doc4);
 	scenario_to("udp", "0.0.0.0:0", doc4, "203.0.113.1");
 }
 
 T(tcp6_to)
 {
 	tl_enter_netns();
-	add_addrs(doc6);
+	tu_add_addrs(doc6);
 	scenario_to("tcp", "[::]:0 v6only", doc6, "2001:db8:1::1");
 }
 
 T(udp6_to)
 {
 	tl_enter_netns();
-	add_addrs(doc6);
+	tu_add_addrs(doc6);
 	scenario_to("udp", "[::]:0 v6only", doc6, "2001:db8:1::1");
 }
 
@@ -157,7 +140,7 @@ static void scenario_dual(const char *proto)
 	char conf[1024];
 	int k;
 
-	add_addrs(addrs);
+	tu_add_addrs(addrs);
 	snprintf(conf, sizeof(conf),
 		 "service dual {\n"
 		 "  listen %s [::]:0\n"
@@ -257,7 +240,7 @@ static void scenario_from(const char *proto)
 	char conf[1024];
 	int k;
 
-	add_addrs(addrs);
+	tu_add_addrs(addrs);
 	snprintf(conf, sizeof(conf),
 		 "set mobile { 203.0.113.0/28, 203.0.113.64/26,\n"
 		 "             2001:db8:1::/64 }\n"
@@ -924,7 +907,7 @@ T(tcp_close_socket_dual)
 	int k;
 
 	tl_enter_netns();
-	add_addrs(addrs);
+	tu_add_addrs(addrs);
 	su_setup(&g,
 		 "service s {\n"
 		 "  listen tcp [::]:0\n"
