@@ -77,21 +77,12 @@ bool sk_meta_live(const struct sk_meta *m)
 	return !m->start_time || sk_proc_start_time(m->pid) == m->start_time;
 }
 
-/*
- * Pin @name of the directory open as @dirfd: through /proc/self/fd, so
- * that the meta and the counters come from the same directory even when
- * it is renamed in between (sksteer_group__set_pin_path); @dir itself
- * where /proc is not mounted.
- */
-static int open_pin(int dirfd, const char *dir, const char *name)
+static int open_pin(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
-	int n = dirfd >= 0 && !access("/proc/self/fd", X_OK) ?
-			snprintf(path, sizeof(path), "/proc/self/fd/%d/%s",
-				 dirfd, name) :
-			snprintf(path, sizeof(path), "%s/%s", dir, name);
 
-	if (n < 0 || n >= (int)sizeof(path)) {
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -103,6 +94,8 @@ struct sksteer_stats *sksteer_stats__read(const char *pin_path)
 	struct sksteer_stats *st;
 	struct sks_counters *percpu = NULL;
 	int meta_fd = -1, cnt_fd = -1, dirfd = -1, ncpus, err, cpu;
+	const char *dir = pin_path;
+	char dirpath[32];
 	__u32 zero = 0;
 	size_t i;
 
@@ -120,7 +113,14 @@ struct sksteer_stats *sksteer_stats__read(const char *pin_path)
 		err = -errno;
 		goto err_free;
 	}
-	meta_fd = open_pin(dirfd, pin_path, "meta");
+	/* both pins through the directory opened once, so that they come
+	 * from one directory even when it is renamed in between
+	 * (sksteer_group__set_pin_path); by path where /proc is missing */
+	if (!access("/proc/self/fd", X_OK)) {
+		snprintf(dirpath, sizeof(dirpath), "/proc/self/fd/%d", dirfd);
+		dir = dirpath;
+	}
+	meta_fd = open_pin(dir, "meta");
 	if (meta_fd < 0) {
 		err = -errno;
 		goto err_close_dir;
@@ -143,7 +143,7 @@ struct sksteer_stats *sksteer_stats__read(const char *pin_path)
 		err = -ESRCH;
 		goto err_close;
 	}
-	cnt_fd = open_pin(dirfd, pin_path, "counters");
+	cnt_fd = open_pin(dir, "counters");
 	ncpus = libbpf_num_possible_cpus();
 	if (cnt_fd < 0 || ncpus < 0) {
 		err = cnt_fd < 0 ? -errno : ncpus;
