@@ -3,10 +3,12 @@
 #   make demo    the motivating scenario, no setup, no privileges
 #   make check   every test (as root on a fresh Debian 12 it installs what
 #                it needs first)
+# and the kernel matrix: make check-kernels boots Debian 12's kernels (6.1,
+# 6.12) in qemu and runs the whole suite in each.
 
 SUBDIRS := bpf src tools tests examples
 
-.PHONY: all $(SUBDIRS) deps demo check fuzz bench clean install format
+.PHONY: all $(SUBDIRS) deps demo check check-kernels fuzz bench clean install format
 
 all: $(SUBDIRS)
 
@@ -29,6 +31,13 @@ check: deps
 	@scripts/install-deps test
 	$(MAKE) all
 	@tests/run.sh
+
+# Every test again inside each kernel of the matrix (tests/kernels/); the
+# last line is the total "N passed, N failed".
+check-kernels: deps
+	@scripts/install-deps kernels
+	$(MAKE) all
+	@tests/kernels/check-kernels
 
 fuzz: all
 	$(MAKE) -C tests fuzz

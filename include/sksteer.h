@@ -167,6 +167,21 @@ SKSTEER_API unsigned int sksteer_pool__first(const struct sksteer_pool *pool);
  */
 SKSTEER_API int sksteer_probe_ebpf(char *why, size_t size);
 
+/*
+ * The backend a group of @svc would use in this process, as
+ * sksteer_group__create() decides it: @want (SKSTEER_BACKEND_DEFAULT: the
+ * service's own), with auto resolved to SKSTEER_BACKEND_EBPF when this
+ * process may load BPF programs and the running kernel's verifier takes
+ * the service's program (it is loaded and unloaded to find out), else to
+ * SKSTEER_BACKEND_CBPF. Returns the backend (CBPF or EBPF), or a negative
+ * errno when an explicit ebpf cannot be used; @why (may be NULL) says why,
+ * and when auto settles for classic BPF, what the service loses.
+ */
+SKSTEER_API int
+sksteer_service__choose_backend(const struct sksteer_service *svc,
+				enum sksteer_backend want, char *why,
+				size_t why_sz);
+
 /* ------------------------------------------------------------------ */
 /* Classic BPF program                                                */
 /* ------------------------------------------------------------------ */

@@ -122,6 +122,38 @@ static int set_size(struct bpf_map *map, size_t n)
 #define VERIFIER_LOG_STATS 4
 #define VERIFIER_LOG_SIZE  4096
 
+/* The verifier's lines before its statistics that a refusal shows. */
+#define VERIFIER_SHOWN_LINES 4
+
+/*
+ * Keep, of the verifier's log, the last VERIFIER_SHOWN_LINES lines before
+ * its statistics (the complaint and the source lines it names) and the
+ * statistics: what came before is the path that led there, which -v's
+ * full log is for.
+ */
+static void shorten_log(char *log)
+{
+	char *stats = strstr(log, "verification time");
+	char *end = stats ? stats : log + strlen(log);
+	char *p = end;
+	int lines = 0;
+
+	if (!stats)
+		stats = strstr(log, "processed ");
+	if (stats && stats < end)
+		end = p = stats;
+	/* back over the trailing newline, then VERIFIER_SHOWN_LINES lines */
+	while (p > log && p[-1] == '\n')
+		p--;
+	while (p > log) {
+		if (p[-1] == '\n' && ++lines == VERIFIER_SHOWN_LINES)
+			break;
+		p--;
+	}
+	if (p > log)
+		memmove(log, p, strlen(p) + 1);
+}
+
 /*
  * Say why the kernel refused the program for @svc (-@err); @log is the
  * verifier's, on one line: its complaint if any, then its statistics.
@@ -241,6 +273,11 @@ static struct sk_ebpf *load(const struct sksteer_service *svc,
 	bpf_program__set_log_buf(skel->progs.sksteer_select, NULL, 0);
 	/* one line: "verification time ... processed N insns ..." */
 	log[sizeof(log) - 1] = '\0';
+	if (err) {
+		sk_debug("service '%s': the verifier's log:\n%s\n", svc->name,
+			 log);
+		shorten_log(log);
+	}
 	for (nl = log; (nl = strchr(nl, '\n'));)
 		*nl = nl[1] ? ' ' : '\0';
 	if (err) {

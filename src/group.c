@@ -568,54 +568,104 @@ static const struct sk_backend_ops sk_cbpf_ops = {
 
 /* ---- backend choice ---- */
 
-/*
- * THE place where 'auto' is resolved: "ebpf when permitted, else cbpf"
- * (sksteer.conf(5)). Only a refusal to load BPF (no CAP_BPF) falls back;
- * a kernel that cannot run the program is an error when eBPF is asked for
- * explicitly, and a reason given here when auto picks cbpf.
- */
-static enum sksteer_backend resolve_auto(const struct sksteer_service *svc)
-{
-	char why[256];
+/* Said whenever auto settles for classic BPF: what the service loses. */
+#define CBPF_LACKS                                                          \
+	"classic BPF steers by the same rules, but without drop targets, "  \
+	"stable socket identity (a socket is known by its position in the " \
+	"group), live counters (sksteer stats) and TCP request migration"
 
-	if (!sk_ebpf_probe(why, sizeof(why))) {
-		sk_info("service '%s': backend auto: ebpf (this process may "
-			"load BPF programs)\n",
-			svc->name);
-		return SKSTEER_BACKEND_EBPF;
+/* Remove every "service 'NAME': " from a captured reason. */
+static void strip_service(char *s, const struct sksteer_service *svc)
+{
+	char *prefix, *p;
+	size_t n;
+
+	if (asprintf(&prefix, "service '%s': ", svc->name) < 0)
+		return;
+	n = strlen(prefix);
+	while ((p = strstr(s, prefix)))
+		memmove(p, p + n, strlen(p + n) + 1);
+	free(prefix);
+}
+
+/*
+ * THE place where 'auto' is resolved (sksteer.conf(5)): eBPF when this
+ * process may load BPF programs and the running kernel's verifier takes
+ * the service's program, else classic BPF, with the reason. Permission is
+ * not enough: a kernel may lack what the program needs, or refuse it,
+ * and classic BPF still works there. An explicit 'ebpf' never falls back.
+ */
+int sksteer_service__choose_backend(const struct sksteer_service *svc,
+				    enum sksteer_backend want, char *why,
+				    size_t why_sz)
+{
+	char buf[1024];
+	struct sk_capture cap;
+	int err;
+
+	if (!why || !why_sz) {
+		why = buf;
+		why_sz = sizeof(buf);
 	}
-	sk_info("service '%s': backend auto: cbpf (%s)\n", svc->name, why);
-	return SKSTEER_BACKEND_CBPF;
+	if (want == SKSTEER_BACKEND_DEFAULT)
+		want = svc->backend;
+	switch (want) {
+	case SKSTEER_BACKEND_CBPF:
+		snprintf(why, why_sz, "requested; needs no privilege");
+		return SKSTEER_BACKEND_CBPF;
+	case SKSTEER_BACKEND_EBPF:
+		err = sk_ebpf_probe(buf, sizeof(buf));
+		snprintf(why, why_sz, "%s", err ? buf : "requested");
+		return err ? err : SKSTEER_BACKEND_EBPF;
+	case SKSTEER_BACKEND_DEFAULT:
+	case SKSTEER_BACKEND_AUTO:
+		break;
+	default:
+		snprintf(why, why_sz, "unknown backend %d", want);
+		return -EINVAL;
+	}
+	err = sk_ebpf_probe(buf, sizeof(buf));
+	if (err) {
+		snprintf(why, why_sz, "%s; %s", buf, CBPF_LACKS);
+		return SKSTEER_BACKEND_CBPF;
+	}
+	sk_capture_begin(&cap, buf, sizeof(buf));
+	err = sk_ebpf_verify(svc, NULL);
+	sk_capture_end(&cap);
+	if (err) {
+		strip_service(buf, svc);
+		snprintf(why, why_sz,
+			 "the eBPF program cannot be used here (%s); %s",
+			 *buf ? buf : strerror(-err), CBPF_LACKS);
+		return SKSTEER_BACKEND_CBPF;
+	}
+	snprintf(why, why_sz,
+		 "this process may load BPF programs and the kernel's verifier "
+		 "takes the program");
+	return SKSTEER_BACKEND_EBPF;
 }
 
 static int backend_ops(const struct sksteer_service *svc,
 		       enum sksteer_backend want,
 		       const struct sk_backend_ops **ops)
 {
+	char why[1024];
+	int b;
+
 	if (want == SKSTEER_BACKEND_DEFAULT)
 		want = svc->backend;
+	b = sksteer_service__choose_backend(svc, want, why, sizeof(why));
+	if (b < 0) {
+		sk_warn("service '%s': backend %s: %s\n", svc->name,
+			want == SKSTEER_BACKEND_EBPF ? "ebpf" : "?", why);
+		return b;
+	}
+	/* said once, when the group is made */
 	if (want == SKSTEER_BACKEND_DEFAULT || want == SKSTEER_BACKEND_AUTO)
-		want = resolve_auto(svc);
-	switch (want) {
-	case SKSTEER_BACKEND_CBPF:
-		*ops = &sk_cbpf_ops;
-		return 0;
-	case SKSTEER_BACKEND_EBPF: {
-		char why[256];
-		int err = sk_ebpf_probe(why, sizeof(why));
-
-		if (err) {
-			sk_warn("service '%s': backend ebpf: %s\n", svc->name,
-				why);
-			return err;
-		}
-		*ops = &sk_ebpf_ops;
-		return 0;
-	}
-	default:
-		sk_warn("service '%s': unknown backend %d\n", svc->name, want);
-		return -EINVAL;
-	}
+		sk_info("service '%s': backend auto: %s (%s)\n", svc->name,
+			b == SKSTEER_BACKEND_EBPF ? "ebpf" : "cbpf", why);
+	*ops = b == SKSTEER_BACKEND_EBPF ? &sk_ebpf_ops : &sk_cbpf_ops;
+	return 0;
 }
 
 /* ---- the public functions ---- */

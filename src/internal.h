@@ -38,6 +38,19 @@ SK_HIDDEN bool sk_opts_valid(const void *opts, size_t type_sz,
 /* ---- messages ---- */
 SK_HIDDEN void sk_print(enum sksteer_print_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * Collect this thread's warnings in @buf (one line, "; " between them)
+ * instead of printing them, until sk_capture_end(): for a failure that is
+ * the caller's to report, such as an eBPF refusal that auto turns into a
+ * fallback. Captures nest.
+ */
+struct sk_capture {
+	char *buf;
+	size_t size, len;
+	struct sk_capture *prev;
+};
+SK_HIDDEN void sk_capture_begin(struct sk_capture *c, char *buf, size_t size);
+SK_HIDDEN void sk_capture_end(struct sk_capture *c);
 #define sk_warn(...)  sk_print(SKSTEER_WARN, __VA_ARGS__)
 #define sk_info(...)  sk_print(SKSTEER_INFO, __VA_ARGS__)
 #define sk_debug(...) sk_print(SKSTEER_DEBUG, __VA_ARGS__)

@@ -112,13 +112,20 @@ static int set_buf(const struct sk_sock_ctx *c, int name, int force_name,
 		if (setsockopt(c->fd, SOL_SOCKET, force_name, &size,
 			       sizeof(size))) {
 			err = -errno;
+			/* the cap itself is got / 2: older kernels (6.1)
+			 * keep the sysctl in the initial network namespace
+			 * only, so it may not be readable here */
 			ctx_warn(c,
-				 "%s: net.core.%s (%ld) caps it at %d bytes, "
-				 "and setting it above the cap needs "
-				 "CAP_NET_ADMIN (%s): raise net.core.%s or "
-				 "lower the option\n",
-				 what, sysctl, read_sysctl(sysctl), got / 2,
-				 strerror(-err), sysctl);
+				 "%s: net.core.%s caps it at %d bytes, and "
+				 "setting it above the cap needs CAP_NET_ADMIN "
+				 "(%s): raise net.core.%s%s or lower the "
+				 "option\n",
+				 what, sysctl, got / 2, strerror(-err), sysctl,
+				 read_sysctl(sysctl) < 0 ?
+					 " (in the initial network namespace: "
+					 "it is not per namespace on this "
+					 "kernel)" :
+					 "");
 			return -ERANGE;
 		}
 		err = readback(c, SOL_SOCKET, name, what, &got);

@@ -24,16 +24,57 @@ sksteer_print_fn_t sksteer_set_print(sksteer_print_fn_t fn)
 	return old;
 }
 
+/* Warnings being collected by sk_capture_begin(), per thread. */
+static __thread struct sk_capture *capture;
+
+void sk_capture_begin(struct sk_capture *c, char *buf, size_t size)
+{
+	c->buf = buf;
+	c->size = size;
+	c->len = 0;
+	c->prev = capture;
+	if (size)
+		buf[0] = '\0';
+	capture = c;
+}
+
+void sk_capture_end(struct sk_capture *c)
+{
+	capture = c->prev;
+}
+
+/* One warning into the capture: a line of its own, separated by "; ". */
+static void capture_add(struct sk_capture *c, const char *fmt, va_list args)
+{
+	size_t n;
+	int w;
+
+	if (c->len + 3 >= c->size)
+		return;
+	if (c->len) {
+		strcpy(c->buf + c->len, "; ");
+		c->len += 2;
+	}
+	w = vsnprintf(c->buf + c->len, c->size - c->len, fmt, args);
+	if (w < 0)
+		return;
+	n = (size_t)w < c->size - c->len ? (size_t)w : c->size - c->len - 1;
+	c->len += n;
+	while (c->len && c->buf[c->len - 1] == '\n')
+		c->buf[--c->len] = '\0';
+}
+
 void sk_print(enum sksteer_print_level level, const char *fmt, ...)
 {
 	sksteer_print_fn_t fn = print_fn;
 	int saved_errno = errno;
 	va_list args;
 
-	if (!fn)
-		return;
 	va_start(args, fmt);
-	fn(level, fmt, args);
+	if (capture && level == SKSTEER_WARN)
+		capture_add(capture, fmt, args);
+	else if (fn)
+		fn(level, fmt, args);
 	va_end(args);
 	errno = saved_errno;
 }

@@ -266,7 +266,7 @@ static inline bool ru_exited(struct ru_sup *s, int *status)
 static inline bool ru_wait_log(struct ru_sup *s, const char *text, int n,
 			       int timeout_ms)
 {
-	int64_t end = ru_ms() + timeout_ms;
+	int64_t end = ru_ms() + (int64_t)timeout_ms * tl_slow();
 
 	for (;;) {
 		char *log = ru_slurp(s->log);
@@ -301,7 +301,7 @@ static inline void ru_ready(struct ru_sup *s)
 /* Wait for it to exit on its own: the exit status (-1: timeout). */
 static inline int ru_wait_exit(struct ru_sup *s, int timeout_ms)
 {
-	int64_t end = ru_ms() + timeout_ms;
+	int64_t end = ru_ms() + (int64_t)timeout_ms * tl_slow();
 	int st = 0;
 
 	while (ru_ms() < end) {
@@ -315,7 +315,7 @@ static inline int ru_wait_exit(struct ru_sup *s, int timeout_ms)
 /* Send @sig and wait for the exit status (-1: timeout). */
 static inline int ru_stop(struct ru_sup *s, int sig, int timeout_ms)
 {
-	int64_t end = ru_ms() + timeout_ms;
+	int64_t end = ru_ms() + (int64_t)timeout_ms * tl_slow();
 	int st = 0;
 
 	if (!s->pid)
@@ -407,7 +407,7 @@ static inline int ru_children(pid_t ppid, pid_t *out, int max)
 /* Wait until @ppid has exactly @n children. */
 static inline bool ru_wait_children(pid_t ppid, int n, int timeout_ms)
 {
-	int64_t end = ru_ms() + timeout_ms;
+	int64_t end = ru_ms() + (int64_t)timeout_ms * tl_slow();
 	pid_t kids[RU_MAXW];
 
 	while (ru_children(ppid, kids, RU_MAXW) != n) {
@@ -536,7 +536,7 @@ static inline bool ru_parse(const char *line, struct ru_answer *a)
 /* Read one line (up to @timeout_ms); its length, 0 at EOF, -1 error. */
 static inline int ru_readline(int fd, char *buf, size_t sz, int timeout_ms)
 {
-	int64_t end = ru_ms() + timeout_ms;
+	int64_t end = ru_ms() + (int64_t)timeout_ms * tl_slow();
 	size_t got = 0;
 
 	while (got < sz - 1) {
@@ -637,7 +637,7 @@ static inline int ru_udp(const char *src, const char *dst, uint16_t port,
 	ASSERT(sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) == 1,
 	       "sendto %s: %s", dst, strerror(errno));
 	p = (struct pollfd){ .fd = fd, .events = POLLIN };
-	if (poll(&p, 1, timeout_ms) != 1) {
+	if (poll(&p, 1, timeout_ms * tl_slow()) != 1) {
 		snprintf(why, whysz, "%s:%u -> %s:%u: no answer", src, a->sport,
 			 dst, port);
 		close(fd);

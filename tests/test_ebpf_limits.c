@@ -420,3 +420,97 @@ TEST(verify_refusals)
 	sksteer_config__free(cfg);
 	free(t.s);
 }
+
+/* The datagram from 127.0.0.1:@sport to the group's port: which of @fds
+ * (one per pool) received it, or -1. */
+static int which_socket(const int *fds, int n, int port, int sport)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct pollfd p[2];
+	int c, i, one = 1;
+	char buf[8];
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT(c >= 0, "socket: %s", strerror(errno));
+	setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	a.sin_port = htons((uint16_t)sport);
+	ASSERT(!bind(c, (struct sockaddr *)&a, sizeof(a)), "bind %d: %s", sport,
+	       strerror(errno));
+	a.sin_port = htons((uint16_t)port);
+	ASSERT(sendto(c, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)) == 1,
+	       "sendto: %s", strerror(errno));
+	close(c);
+	for (i = 0; i < n; i++)
+		p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+	if (poll(p, (nfds_t)n, 2000 * tl_slow()) <= 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (p[i].revents & POLLIN) {
+			ASSERT(recv(fds[i], buf, sizeof(buf), 0) == 1, "recv");
+			return i;
+		}
+	return -1;
+}
+
+/*
+ * backend auto never fails where classic BPF works: a service the eBPF
+ * backend refuses (here: more rules than it takes; on a kernel whose
+ * verifier refuses the program, the same path) runs on classic BPF, says
+ * once why and what it loses, and steers by its rules. An explicit ebpf
+ * still fails.
+ */
+TEST(auto_falls_back_to_cbpf)
+{
+	SKSTEER_OPTS(sksteer_group_opts, ebpf_opts,
+		     .backend = SKSTEER_BACKEND_EBPF);
+	const struct sksteer_service *svc;
+	struct sksteer_config *cfg;
+	struct sksteer_group *g;
+	struct text t = {};
+	char why[1024];
+	int i, b, fds[2];
+
+	need_ebpf();
+	tl_enter_netns();
+	add(&t, "service many {\n  listen udp 127.0.0.1:0\n");
+	add(&t, "  pool a 1\n  pool b 1\n");
+	for (i = 0; i < SKS_MAX_RULES; i++)
+		add(&t, "  rule sport %d pool a\n", 1000 + i);
+	add(&t, "  rule sport 40000 pool b\n  default pool a\n}\n");
+	cfg = parse(t.s);
+	svc = sksteer_config__service(cfg, 0);
+
+	b = sksteer_service__choose_backend(svc, SKSTEER_BACKEND_DEFAULT, why,
+					    sizeof(why));
+	CHECK(b == SKSTEER_BACKEND_CBPF, "auto chose %d: %s", b, why);
+	CHECK(strstr(why, "257 rules") && strstr(why, "drop targets") &&
+		      strstr(why, "stable socket identity") &&
+		      strstr(why, "live counters"),
+	      "the reason: %s", why);
+
+	tl_messages_reset();
+	g = sksteer_group__create(svc, NULL);
+	ASSERT(g, "auto did not fall back: %s", tl_messages());
+	CHECK(sksteer_group__backend(g) == SKSTEER_BACKEND_CBPF, "backend %d",
+	      sksteer_group__backend(g));
+	CHECK(strstr(tl_messages(), "backend auto: cbpf") &&
+		      strstr(tl_messages(), "257 rules"),
+	      "said: %s", tl_messages());
+	fds[0] = sksteer_group__fd(g, "a", 0);
+	fds[1] = sksteer_group__fd(g, "b", 0);
+	CHECK(which_socket(fds, 2, sksteer_group__port(g), 40000) == 1,
+	      "sport 40000 not on pool b");
+	CHECK(which_socket(fds, 2, sksteer_group__port(g), 1003) == 0,
+	      "sport 1003 not on pool a");
+	sksteer_group__free(g);
+
+	tl_messages_reset();
+	g = sksteer_group__create(svc, &ebpf_opts);
+	CHECK(!g && errno == E2BIG, "explicit ebpf: %p, %s", (void *)g,
+	      strerror(errno));
+	CHECK(strstr(tl_messages(), "257 rules"), "said: %s", tl_messages());
+	sksteer_group__free(g);
+	sksteer_config__free(cfg);
+	free(t.s);
+}

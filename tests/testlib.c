@@ -28,6 +28,31 @@ static bool failed;
 static int nreported;
 static FILE *report; /* the failure text, sent to the parent via a pipe */
 
+int tl_slow(void)
+{
+	static int slow;
+	const char *s;
+	char *end;
+	long v;
+
+	if (slow)
+		return slow;
+	slow = 1;
+	s = getenv("SKSTEER_TEST_SLOW");
+	if (s && *s) {
+		v = strtol(s, &end, 10);
+		if (*end || v < 1 || v > 100) {
+			fprintf(stderr,
+				"SKSTEER_TEST_SLOW=%s: expected a whole "
+				"number from 1 to 100\n",
+				s);
+			exit(2);
+		}
+		slow = (int)v;
+	}
+	return slow;
+}
+
 void tl_register(const char *name, tl_fn fn, int timeout_s)
 {
 	if (ntests < MAX_TESTS)
@@ -161,7 +186,7 @@ static int run_one(int i)
 		report = fdopen(pfd[1], "w");
 		cur_test = tests[i].name;
 		setpgid(0, 0);
-		alarm((unsigned int)tests[i].timeout);
+		alarm((unsigned int)(tests[i].timeout * tl_slow()));
 		tests[i].fn();
 		fflush(report);
 		_exit(failed ? 1 : 0);

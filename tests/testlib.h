@@ -55,6 +55,15 @@ bool tl_failed(void);
 
 #define SKIP(...) tl_skip(__VA_ARGS__)
 
+/*
+ * How many times slower than a real machine this one is: the environment's
+ * SKSTEER_TEST_SLOW (a whole number, default 1; the kernel matrix runs the
+ * suite in an emulated machine with a larger one). Every time limit of the
+ * tests is multiplied by it (TEST_TIMEOUT, and the waits of run_util.h),
+ * so that the limits stay tight on a real machine.
+ */
+int tl_slow(void);
+
 /* Environment helpers for privileged tests. */
 bool tl_is_root(void);
 /* unshare(CLONE_NEWNET) and bring lo up; skips the test when not root. */

@@ -42,7 +42,7 @@ struct verdict {
 	enum sksteer_backend requested;
 	/* SKSTEER_BACKEND_CBPF or _EBPF; _DEFAULT when none is usable */
 	enum sksteer_backend resolved;
-	char reason[512];
+	char reason[1536];
 	bool ebpf_ok;
 	char ebpf_why[256];
 	bool cbpf_ok;
@@ -56,6 +56,8 @@ static void decide(const struct sksteer_service *svc,
 {
 	struct sksteer_prog *prog;
 	const char *cbpf_err;
+	char why[1024];
+	int b;
 
 	memset(v, 0, sizeof(*v));
 	v->requested = override ? override : sksteer_service__backend(svc);
@@ -77,62 +79,54 @@ static void decide(const struct sksteer_service *svc,
 	}
 	cbpf_err = v->cbpf_err ? v->cbpf_err : "?";
 
-	switch (v->requested) {
-	case SKSTEER_BACKEND_CBPF:
-		if (v->cbpf_ok) {
-			v->resolved = SKSTEER_BACKEND_CBPF;
-			snprintf(v->reason, sizeof(v->reason),
-				 "requested; needs no privilege");
-		} else {
+	/* the library decides, as a group would at start; its reason says
+	 * what auto falls back from and what classic BPF lacks */
+	b = sksteer_service__choose_backend(svc, v->requested, why,
+					    sizeof(why));
+	strip_service_prefix(why, svc);
+	if (b < 0) {
+		snprintf(v->reason, sizeof(v->reason),
+			 "backend ebpf requested, but %s", why);
+		return;
+	}
+	if (b == SKSTEER_BACKEND_CBPF && !v->cbpf_ok) {
+		if (v->requested == SKSTEER_BACKEND_CBPF)
 			snprintf(v->reason, sizeof(v->reason),
 				 "cannot be compiled to classic BPF: %s",
 				 cbpf_err);
-		}
-		break;
-	case SKSTEER_BACKEND_EBPF:
-		if (v->ebpf_ok) {
-			v->resolved = SKSTEER_BACKEND_EBPF;
-			snprintf(v->reason, sizeof(v->reason), "requested");
-		} else {
-			snprintf(v->reason, sizeof(v->reason),
-				 "backend ebpf requested, but %s", v->ebpf_why);
-		}
-		break;
-	default:
-		if (v->ebpf_ok) {
-			v->resolved = SKSTEER_BACKEND_EBPF;
-			snprintf(v->reason, sizeof(v->reason),
-				 "this process may load BPF programs");
-		} else if (v->cbpf_ok) {
-			v->resolved = SKSTEER_BACKEND_CBPF;
-			snprintf(v->reason, sizeof(v->reason), "%s",
-				 v->ebpf_why);
-		} else {
+		else {
+			/* what classic BPF lacks is beside the point here */
+			char *lacks = strstr(why, "; classic BPF ");
+
+			if (lacks)
+				*lacks = '\0';
 			snprintf(v->reason, sizeof(v->reason),
 				 "cannot be compiled to classic BPF (%s): the "
-				 "eBPF backend will be needed, which requires "
-				 "CAP_BPF, and %s",
-				 cbpf_err, v->ebpf_why);
+				 "eBPF backend will be needed, and %s",
+				 cbpf_err, why);
 		}
-		break;
+		return;
 	}
-	/* permission is not enough: the verifier must take the program,
-	 * which a group would load at start; say so now, not then */
-	if (v->resolved == SKSTEER_BACKEND_EBPF) {
-		char *why;
+	v->resolved = b;
+	snprintf(v->reason, sizeof(v->reason), "%s", why);
+	/* permission is not enough for an explicit ebpf either: the verifier
+	 * must take the program, which a group would load at start; say so
+	 * now, not then (auto has loaded it already) */
+	if (v->requested == SKSTEER_BACKEND_EBPF) {
+		char *msg;
 		int err;
 
 		msgs_capture_begin();
 		err = tool_ebpf_verify(svc);
-		why = msgs_capture_end();
+		msg = msgs_capture_end();
 		if (err) {
-			strip_service_prefix(why, svc);
+			strip_service_prefix(msg, svc);
 			v->resolved = SKSTEER_BACKEND_DEFAULT;
 			snprintf(v->reason, sizeof(v->reason),
 				 "the kernel refuses the eBPF program: %s",
-				 why ? why : strerror(-err));
+				 msg ? msg : strerror(-err));
 		}
-		free(why);
+		free(msg);
 	}
 }
 
