@@ -21,7 +21,7 @@ fi
 refused() {
 	local tool=$1 opt=$2 val=$3 want=${4:-$3} out rc
 
-	out=$(timeout 20 "bench/$tool" "$opt" "$val" 2>&1 </dev/null)
+	out=$(timeout $((20 * ${SKSTEER_TEST_SLOW:-1})) "bench/$tool" "$opt" "$val" 2>&1 </dev/null)
 	rc=$?
 	if [ "$rc" -eq 0 ] || [ "$rc" -ge 124 ]; then
 		fail "$tool$opt=$val" "exit status $rc, expected a refusal"

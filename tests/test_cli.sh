@@ -750,7 +750,7 @@ assert f['ran'] is False and 'tcp_fastopen' in f['skipped'], f"
 				"$SK" demo --count 2 >"$T/out" 2>&1 &
 			tracer=$!
 			demo_pid=
-			for _ in $(seq 50); do
+			for _ in $(seq $((50 * ${SKSTEER_TEST_SLOW:-1}))); do
 				demo_pid=$(pgrep -P "$tracer" | head -1)
 				[ -n "$demo_pid" ] && [ "$(sysctl_ns)" = 3 ] && break
 				sleep 0.1

@@ -18,15 +18,17 @@ if [ ! -x "$bin" ]; then
 	echo "FAIL $name: $bin is not built (make all)"
 	exit 1
 fi
+# time limits scale on a slow (emulated) machine, see tests/testlib.h
+slow=${SKSTEER_TEST_SLOW:-1}
 srv_out=$(mktemp) && cli_out=$(mktemp) || exit 1
 trap 'rm -f "$srv_out" "$cli_out"' EXIT
 
 # Everything in the namespace dies with it; timeout bounds the run.
-timeout 20 unshare -n bash -c '
+timeout $((20 * slow)) unshare -n bash -c '
 	ip link set lo up || exit 1
 	"$1" 0 >"$2" 2>&1 &
 	srv=$!
-	for _ in $(seq 100); do
+	for _ in $(seq $((100 * $3))); do
 		grep -q "^listening" "$2" && break
 		sleep 0.05
 	done
@@ -36,17 +38,17 @@ timeout 20 unshare -n bash -c '
 		for i in 1 2 3 4; do
 			reply=none
 			if exec 3<>"/dev/tcp/127.0.0.$i/$port"; then
-				read -r -t 5 reply <&3
+				read -r -t $((5 * $3)) reply <&3
 				exec 3>&-
 			fi
 			echo "127.0.0.$i: $reply"
 		done
 	done
-	sleep 0.2 # the last lines of the server
+	for _ in $(seq "$3"); do sleep 0.2; done # the last lines of the server
 	kill $srv
 	wait $srv 2>/dev/null
 	exit 0
-' _ "$bin" "$srv_out" >"$cli_out" 2>&1
+' _ "$bin" "$srv_out" "$slow" >"$cli_out" 2>&1
 rc=$?
 
 fail=0
