@@ -64,6 +64,28 @@ static inline void ru_sleep_ms(int ms)
 		;
 }
 
+/* Copy the executable at @path (a buffer of 600 bytes) to ru_dir/@name
+ * with mode 0755, and point @path at the copy. */
+static inline void ru_copy_exec(char *path, const char *name)
+{
+	char dst[600], buf[65536];
+	int in, out;
+	ssize_t n;
+
+	snprintf(dst, sizeof(dst), "%s/%s", ru_dir, name);
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	ASSERT(in >= 0 && out >= 0, "copying %s to %s: %s", path, dst,
+	       strerror(errno));
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ASSERT(write(out, buf, (size_t)n) == n, "writing %s: %s", dst,
+		       strerror(errno));
+	ASSERT(n == 0 && !close(out), "copying %s: %s", path, strerror(errno));
+	close(in);
+	chmod(dst, 0755);
+	snprintf(path, 600, "%s", dst);
+}
+
 /* The tree, a temporary directory, and who removes it. */
 static inline void ru_init(void)
 {
@@ -87,6 +109,10 @@ static inline void ru_init(void)
 	snprintf(ru_dir, sizeof(ru_dir), "/tmp/sksteer-run.XXXXXX");
 	ASSERT(mkdtemp(ru_dir), "mkdtemp: %s", strerror(errno));
 	chmod(ru_dir, 0755);
+	/* the checkout may be where a worker's user cannot enter (a 0700
+	 * home, a mktemp -d clone): run copies from the test's directory */
+	ru_copy_exec(ru_sk, "sksteer");
+	ru_copy_exec(ru_worker, "worker");
 	/*
 	 * The janitor leaves the test's process group (which the harness
 	 * kills) and removes the directory once the pipe says the test
