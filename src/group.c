@@ -449,13 +449,26 @@ static void cbpf_too_large(const struct sksteer_group *grp,
 			grp->svc->name, f.insns, f.ebpf_insns, f.optmem_max);
 		return;
 	}
+	if (f.optmem_needed > 0) {
+		sk_warn("service '%s': the classic BPF program has %zu "
+			"instructions, but only %zu of them fit on this kernel "
+			"(%zu eBPF instructions once converted, %zu allowed by "
+			"net.core.optmem_max=%ld): raise the limit with 'sysctl "
+			"-w net.core.optmem_max=%ld' or use 'backend ebpf'\n",
+			grp->svc->name, f.insns, f.max_insns, f.ebpf_insns,
+			f.ebpf_limit, f.optmem_max, f.optmem_needed);
+		return;
+	}
+	/* older kernels show the (global) value only in the initial
+	 * network namespace */
 	sk_warn("service '%s': the classic BPF program has %zu instructions, "
 		"but only %zu of them fit on this kernel (%zu eBPF "
 		"instructions once converted, %zu allowed by "
-		"net.core.optmem_max=%ld): raise the limit with 'sysctl -w "
-		"net.core.optmem_max=%ld' or use 'backend ebpf'\n",
+		"net.core.optmem_max, which cannot be read in this network "
+		"namespace): raise it by at least %zu bytes or use 'backend "
+		"ebpf'\n",
 		grp->svc->name, f.insns, f.max_insns, f.ebpf_insns,
-		f.ebpf_limit, f.optmem_max, f.optmem_needed);
+		f.ebpf_limit, 8 * (f.ebpf_insns - f.ebpf_limit));
 }
 
 static int cbpf_install(const struct sksteer_group *grp,
