@@ -216,6 +216,44 @@ sksteer_prog__insns(const struct sksteer_prog *prog);
 SKSTEER_API int sksteer_prog__disasm(const struct sksteer_prog *prog,
 				     size_t idx, char *buf, size_t size);
 
+/*
+ * Whether a program fits the running kernel. The kernel converts a
+ * classic program to eBPF (one to about fifteen instructions each: packet
+ * loads become helper calls) and refuses it with ENOMEM when the header
+ * plus eight bytes per converted instruction exceed net.core.optmem_max
+ * (20480 on older kernels, where it is global; 131072 by default and per
+ * network namespace on newer ones). The limit is measured once per
+ * namespace and value by attaching probe programs to a throwaway socket.
+ */
+struct sksteer_prog_fit {
+	size_t sz;
+	size_t insns; /* classic instructions */
+	size_t ebpf_insns; /* after the kernel's conversion */
+	/* net.core.optmem_max of this network namespace, -1: unreadable
+	 * (older kernels show it only in the initial namespace) */
+	long optmem_max;
+	bool known; /* the limit below was measured */
+	bool fits; /* ebpf_insns <= ebpf_limit */
+	/* longest converted program that attaches (SIZE_MAX: more than any
+	 * classic program needs) */
+	size_t ebpf_limit;
+	/* classic instructions of this program's mix that fit, at most
+	 * SKSTEER_CBPF_MAX_INSNS */
+	size_t max_insns;
+	/* an optmem_max value with which this program attaches, -1 when
+	 * unknown */
+	long optmem_needed;
+	size_t : 0;
+};
+
+/*
+ * Fill @fit (set its sz first) for @prog on the running kernel. Returns 0,
+ * or a negative errno when the limit could not be measured (then only
+ * insns, ebpf_insns and optmem_max are set).
+ */
+SKSTEER_API int sksteer_prog__kernel_fit(const struct sksteer_prog *prog,
+					 struct sksteer_prog_fit *fit);
+
 enum sksteer_prog_format {
 	SKSTEER_PROG_TEXT, /* tcpdump -d style, one instruction a line */
 	SKSTEER_PROG_C, /* a struct sock_filter array initialiser */

@@ -359,6 +359,52 @@ static int tree4(struct cc *c, const uint32_t *b, size_t lo, size_t hi,
 	return self;
 }
 
+/*
+ * The kernel's conversion to eBPF turns a jump on a constant of 2^31 or
+ * more into two instructions (eBPF immediates are signed), and addresses
+ * from 128.0.0.0 up are such constants. With enough of them, one test
+ * against 2^31 pays for itself: above it, A - 2^31 keeps the order and
+ * every boundary there becomes a small constant. A is free to change: the
+ * code after the search (a target or the next rule) loads what it needs.
+ * Returns whether it emitted the search.
+ */
+static bool split_high(struct cc *c, uint32_t *b, size_t first, size_t nb,
+		       bool inside, int match, int nomatch)
+{
+	const uint32_t half = 0x80000000u;
+	size_t s = first, i, node;
+	bool in_high;
+	int high, low;
+
+	while (s < nb && b[s] < half)
+		s++;
+	/* the test and the subtraction cost three converted instructions,
+	 * each boundary above saves one */
+	if (s == first || nb - s < 4)
+		return false;
+	in_high = inside ^ ((s - first) & 1);
+	high = new_label(&c->a);
+	node = emit_jmp(&c->a, BPF_JGE, half, high, NO_LABEL);
+	low = tree4(c, b, first, s, inside, match, nomatch);
+	if (c->a.err)
+		return true;
+	c->a.insns[node].jf = low;
+	label_here(&c->a, high);
+	emit(&c->a, BPF_ALU | BPF_SUB | BPF_K, half);
+	if (b[s] == half) { /* 2^31 itself is a boundary: decided above */
+		in_high = !in_high;
+		s++;
+	}
+	for (i = s; i < nb; i++)
+		b[i] -= half;
+	if (s == nb) {
+		emit_ja(&c->a, in_high ? match : nomatch);
+		return true;
+	}
+	tree4(c, b, s, nb, in_high, match, nomatch);
+	return true;
+}
+
 struct entry6 {
 	int reload; /* enter here when A holds anything */
 	int w0; /* enter here when A holds word 0 of the address */
@@ -458,6 +504,10 @@ static void addr_cond(struct cc *c, const struct sk_addrset *s, int slot,
 			first = 1;
 		}
 		emit(&c->a, BPF_LD | BPF_MEM, (uint32_t)slot);
+		if (split_high(c, b, first, nb, inside, match, nomatch)) {
+			free(b);
+			return;
+		}
 		entry = tree4(c, b, first, nb, inside, match, nomatch);
 		/* the root follows the load directly; a single-leaf tree
 		 * (everything matches) needs a jump */

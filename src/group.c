@@ -435,6 +435,42 @@ static struct sksteer_prog *cbpf_compile(const struct sksteer_group *grp,
  * would allocate a group of its own: attach only after every socket has
  * joined.)
  */
+/* Why the kernel said ENOMEM: the converted program against optmem_max. */
+static void cbpf_too_large(const struct sksteer_group *grp,
+			   const struct sksteer_prog *prog)
+{
+	struct sksteer_prog_fit f = { .sz = sizeof(f) };
+
+	if (sksteer_prog__kernel_fit(prog, &f) || f.fits) {
+		sk_warn("service '%s': the kernel refused the classic BPF "
+			"program (%zu instructions, %zu once converted to "
+			"eBPF) for lack of memory: it may exceed "
+			"net.core.optmem_max (%ld)\n",
+			grp->svc->name, f.insns, f.ebpf_insns, f.optmem_max);
+		return;
+	}
+	if (f.optmem_needed > 0) {
+		sk_warn("service '%s': the classic BPF program has %zu "
+			"instructions, but only %zu of them fit on this kernel "
+			"(%zu eBPF instructions once converted, %zu allowed by "
+			"net.core.optmem_max=%ld): raise the limit with 'sysctl "
+			"-w net.core.optmem_max=%ld' or use 'backend ebpf'\n",
+			grp->svc->name, f.insns, f.max_insns, f.ebpf_insns,
+			f.ebpf_limit, f.optmem_max, f.optmem_needed);
+		return;
+	}
+	/* older kernels show the (global) value only in the initial
+	 * network namespace */
+	sk_warn("service '%s': the classic BPF program has %zu instructions, "
+		"but only %zu of them fit on this kernel (%zu eBPF "
+		"instructions once converted, %zu allowed by "
+		"net.core.optmem_max, which cannot be read in this network "
+		"namespace): raise it by at least %zu bytes or use 'backend "
+		"ebpf'\n",
+		grp->svc->name, f.insns, f.max_insns, f.ebpf_insns,
+		f.ebpf_limit, 8 * (f.ebpf_insns - f.ebpf_limit));
+}
+
 static int cbpf_install(const struct sksteer_group *grp,
 			const struct sksteer_prog *prog)
 {
@@ -450,12 +486,12 @@ static int cbpf_install(const struct sksteer_group *grp,
 			sizeof(fprog)))
 		return 0;
 	err = -errno;
-	sk_warn("service '%s': attaching the classic BPF program (%zu "
-		"instructions) with SO_ATTACH_REUSEPORT_CBPF: %s%s\n",
-		grp->svc->name, prog->n, strerror(-err),
-		err == -ENOMEM ? " (the program is larger than "
-				 "net.core.optmem_max allows)" :
-				 "");
+	if (err == -ENOMEM)
+		cbpf_too_large(grp, prog);
+	else
+		sk_warn("service '%s': attaching the classic BPF program (%zu "
+			"instructions) with SO_ATTACH_REUSEPORT_CBPF: %s\n",
+			grp->svc->name, prog->n, strerror(-err));
 	return err;
 }
 

@@ -281,6 +281,25 @@ struct sk_interp_result {
 	int owner; /* last owner >= -1 seen (needs @owner), else -2 */
 };
 
+/* Length of the eBPF program the kernel converts a classic one to
+ * (bpf_convert_filter()): what net.core.optmem_max is compared with, at
+ * eight bytes an instruction plus a header (src/cbpf_size.c). */
+SK_HIDDEN size_t sk_cbpf_kernel_len(const struct sock_filter *insns, size_t n);
+
+/* What the running kernel takes, in the current network namespace. */
+struct sk_cbpf_limit {
+	long optmem_max; /* net.core.optmem_max, -1 when unreadable */
+	size_t ebpf_max; /* longest converted program that attached;
+			    SIZE_MAX: more than any classic program needs */
+	int err; /* the probe failed: @ebpf_max unknown */
+	char why[160];
+};
+
+/* Measured once per network namespace and optmem_max value. Returns 0
+ * or the probe's negative errno (the reason in @lim->why). */
+SK_HIDDEN int sk_cbpf_kernel_limit(struct sk_cbpf_limit *lim);
+SK_HIDDEN long sk_read_optmem_max(void);
+
 /* Check a program as the kernel's checker would (sk_chk_filter and
  * check_load_and_stores). Returns 0 or -EINVAL with @why set. */
 SK_HIDDEN int sk_cbpf_validate(const struct sock_filter *insns, size_t n,

@@ -317,7 +317,7 @@ if expect_rc check-text 0; then
 		"clients    2 prefixes: 1 IPv4 range, 1 IPv6 range" \
 		"rules    5" "5  from @clients pool line1 by payload 1" \
 		"default  hash" "default  pool b" "backend  auto: uses $AUTO" \
-		"of 4096 classic BPF instructions" "OK (2 services)"; do
+		"classic BPF instructions fit on this kernel" "OK (2 services)"; do
 		has "$T/out" "$s" || miss="$miss '$s'"
 	done
 	[ -z "$miss" ] && pass check-text || fail check-text "missing:$miss"
@@ -347,6 +347,9 @@ assert web['rules'][2]['line'] == 12 and 'sport 1000-2000' in web['rules'][2]['t
 assert web['default'] == 'hash' and dns['default'] == 'pool b'
 assert web['backend']['requested'] == 'auto' and web['backend']['resolved'] == '$AUTO'
 assert web['cbpf']['ok'] and 0 < web['cbpf']['insns'] <= 4096 and web['cbpf']['max_insns'] == 4096
+k = web['cbpf']['kernel']
+assert k['fits'] is True and k['insns'] == web['cbpf']['insns'] and k['ebpf_insns'] > k['insns'], k
+assert web['cbpf']['insns'] <= k['fit_insns'] <= 4096 and 'fit on this kernel' in k['text'], k
 assert dns['dual_stack'] and dns['ipv4'] and dns['ipv6'] and dns['listen'] == '[::]:53'
 assert web['ok'] and dns['ok']"
 # check's program size is compile's
@@ -389,6 +392,45 @@ fi
 run check -b foo "$T/web.conf"
 expect_rc check-backend-bad 1 && has "$T/err" "expected cbpf, ebpf or auto" &&
 	pass check-backend-bad || fail check-backend-bad "$(cat "$T/err")"
+
+# A program too large for net.core.optmem_max (20480: older kernels'
+# default): check says how many instructions fit and the value to set.
+# Only in a namespace of its own where the value is per namespace; where
+# it is global, only when it is already that low.
+if [ "$(id -u)" = 0 ]; then
+	awk 'BEGIN { srand(7); for (i = 0; i < 1200; i++)
+		printf "%d.%d.%d.0/24\n", 1 + int(rand() * 222),
+			int(rand() * 256), int(rand() * 256) }' >"$T/isp.txt"
+	printf 'service isp {\n listen tcp 127.0.0.1:1234\n backend cbpf\n pool a 2\n set isp file "isp.txt"\n rule from @isp pool a\n default hash\n}\n' >"$T/isp.conf"
+	global=$(cat /proc/sys/net/core/optmem_max)
+	# small_optmem CMD...: CMD in a new network namespace at optmem_max
+	# 20480, or with status 99 when that cannot be had
+	small_optmem() {
+		unshare -n sh -c 'f=/proc/sys/net/core/optmem_max
+			if [ -e $f ]; then echo 20480 >$f
+			elif [ "$0" -gt 20480 ]; then exit 99; fi
+			shift; exec "$@"' "$global" sh "$@"
+	}
+	small_optmem "$SK" check "$T/isp.conf" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ $rc = 99 ]; then
+		skip check-optmem "net.core.optmem_max is global and above 20480"
+	elif expect_rc check-optmem 1 &&
+		grep -q "classic BPF instructions, but only [0-9]* of them fit on this kernel" "$T/out" &&
+		grep -q "raise the limit with 'sysctl -w net.core.optmem_max=[0-9]*'" "$T/out"; then
+		pass check-optmem
+		need=$(sed -n "s/.*net.core.optmem_max=\([0-9]*\)'.*/\1/p" "$T/out" | head -1)
+		if [ -e /proc/sys/net/core/optmem_max ] &&
+			unshare -n sh -c "[ -e /proc/sys/net/core/optmem_max ]"; then
+			out=$(unshare -n sh -c "echo $need >/proc/sys/net/core/optmem_max && exec \"\$0\" check \"\$1\"" "$SK" "$T/isp.conf" 2>&1)
+			printf '%s' "$out" | grep -q "of [0-9]* classic BPF instructions fit on this kernel" &&
+				pass check-optmem-raised ||
+				fail check-optmem-raised "with optmem_max=$need: $(printf '%s' "$out" | grep program)"
+		fi
+	else
+		fail check-optmem "$(grep -E 'program|backend' "$T/out")"
+	fi
+fi
 
 # drop needs eBPF: fine with it, an error naming it without
 if [ "$AUTO" = ebpf ]; then

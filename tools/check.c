@@ -49,13 +49,74 @@ struct verdict {
 	size_t insns;
 	int cbpf_errno;
 	char *cbpf_err; /* the library's reason */
+	/* the program on this kernel (net.core.optmem_max) */
+	struct sksteer_prog_fit fit;
+	int fit_err;
+	char fit_text[512];
 };
+
+/*
+ * "N of M classic BPF instructions fit on this kernel (...)", or why not
+ * and how to raise the limit. The kernel counts the program after its
+ * conversion to eBPF, so M is for this program's mix of instructions.
+ */
+static void describe_fit(struct verdict *v)
+{
+	const struct sksteer_prog_fit *f = &v->fit;
+	char optmem[96];
+
+	if (v->fit_err) {
+		snprintf(v->fit_text, sizeof(v->fit_text),
+			 "%zu classic BPF instructions (%zu eBPF instructions "
+			 "once the kernel converts them); whether they fit on "
+			 "this kernel is unknown: %s",
+			 f->insns, f->ebpf_insns, strerror(-v->fit_err));
+		return;
+	}
+	if (f->optmem_max >= 0)
+		snprintf(optmem, sizeof(optmem), "net.core.optmem_max=%ld",
+			 f->optmem_max);
+	else
+		snprintf(optmem, sizeof(optmem),
+			 "net.core.optmem_max (not readable here)");
+	if (f->fits && f->ebpf_limit == SIZE_MAX)
+		snprintf(v->fit_text, sizeof(v->fit_text),
+			 "%zu of %zu classic BPF instructions fit on this "
+			 "kernel (%zu eBPF instructions once converted; %s "
+			 "allows more than any classic program needs)",
+			 f->insns, f->max_insns, f->ebpf_insns, optmem);
+	else if (f->fits)
+		snprintf(v->fit_text, sizeof(v->fit_text),
+			 "%zu of %zu classic BPF instructions fit on this "
+			 "kernel (%zu eBPF instructions once converted, of "
+			 "%zu that %s allows)",
+			 f->insns, f->max_insns, f->ebpf_insns, f->ebpf_limit,
+			 optmem);
+	else if (f->optmem_needed > 0)
+		snprintf(v->fit_text, sizeof(v->fit_text),
+			 "%zu classic BPF instructions, but only %zu of them "
+			 "fit on this kernel (%zu eBPF instructions once "
+			 "converted, %zu allowed by %s): raise the limit with "
+			 "'sysctl -w net.core.optmem_max=%ld' or use 'backend "
+			 "ebpf'",
+			 f->insns, f->max_insns, f->ebpf_insns, f->ebpf_limit,
+			 optmem, f->optmem_needed);
+	else
+		snprintf(v->fit_text, sizeof(v->fit_text),
+			 "%zu classic BPF instructions, but only %zu of them "
+			 "fit on this kernel (%zu eBPF instructions once "
+			 "converted, %zu allowed by %s): raise net.core."
+			 "optmem_max by at least %zu bytes, or use 'backend "
+			 "ebpf'",
+			 f->insns, f->max_insns, f->ebpf_insns, f->ebpf_limit,
+			 optmem, 8 * (f->ebpf_insns - f->ebpf_limit));
+}
 
 static void decide(const struct sksteer_service *svc,
 		   enum sksteer_backend override, struct verdict *v)
 {
 	struct sksteer_prog *prog;
-	const char *cbpf_err;
+	const char *cbpf_err, *cannot = "cannot be compiled to classic BPF";
 	char why[1024];
 	int b;
 
@@ -73,6 +134,17 @@ static void decide(const struct sksteer_service *svc,
 	if (prog) {
 		v->cbpf_ok = true;
 		v->insns = sksteer_prog__insn_cnt(prog);
+		v->fit.sz = sizeof(v->fit);
+		v->fit_err = sksteer_prog__kernel_fit(prog, &v->fit);
+		describe_fit(v);
+		/* compiled, but this kernel would refuse it */
+		if (!v->fit_err && !v->fit.fits) {
+			v->cbpf_ok = false;
+			v->cbpf_errno = E2BIG;
+			v->cbpf_err = strdup(v->fit_text);
+			cannot = "the classic BPF program is too large for "
+				 "this kernel";
+		}
 		sksteer_prog__free(prog);
 	} else if (!v->cbpf_err) {
 		v->cbpf_err = strdup(strerror(v->cbpf_errno));
@@ -91,8 +163,7 @@ static void decide(const struct sksteer_service *svc,
 	}
 	if (b == SKSTEER_BACKEND_CBPF && !v->cbpf_ok) {
 		if (v->requested == SKSTEER_BACKEND_CBPF)
-			snprintf(v->reason, sizeof(v->reason),
-				 "cannot be compiled to classic BPF: %s",
+			snprintf(v->reason, sizeof(v->reason), "%s: %s", cannot,
 				 cbpf_err);
 		else {
 			/* what classic BPF lacks is beside the point here */
@@ -101,9 +172,9 @@ static void decide(const struct sksteer_service *svc,
 			if (lacks)
 				*lacks = '\0';
 			snprintf(v->reason, sizeof(v->reason),
-				 "cannot be compiled to classic BPF (%s): the "
-				 "eBPF backend will be needed, and %s",
-				 cbpf_err, why);
+				 "%s (%s): the eBPF backend will be needed, "
+				 "and %s",
+				 cannot, cbpf_err, why);
 		}
 		return;
 	}
@@ -248,11 +319,43 @@ static void print_text(const struct sksteer_config *cfg,
 	else
 		printf("  backend  %s: UNUSABLE: %s\n",
 		       backend_name(v->requested), v->reason);
-	if (v->cbpf_ok)
-		printf("  program  %zu of %d classic BPF instructions\n",
-		       v->insns, SKSTEER_CBPF_MAX_INSNS);
+	if (v->fit.insns)
+		printf("  program  %s\n", v->fit_text);
 	else
 		printf("  program  no classic BPF program: %s\n", v->cbpf_err);
+}
+
+/* the "kernel" object: the program against this kernel's limit */
+static void print_fit_json(const struct verdict *v)
+{
+	const struct sksteer_prog_fit *f = &v->fit;
+
+	jw_name(json_wtr, "kernel");
+	jw_start_object(json_wtr);
+	jw_uint_field(json_wtr, "insns", f->insns);
+	jw_uint_field(json_wtr, "ebpf_insns", f->ebpf_insns);
+	if (f->optmem_max >= 0)
+		jw_int_field(json_wtr, "optmem_max", f->optmem_max);
+	else
+		jw_null_field(json_wtr, "optmem_max");
+	if (v->fit_err) {
+		jw_null_field(json_wtr, "fits");
+		jw_string_field(json_wtr, "error", strerror(-v->fit_err));
+	} else {
+		jw_bool_field(json_wtr, "fits", f->fits);
+		jw_uint_field(json_wtr, "fit_insns", f->max_insns);
+		if (f->ebpf_limit == SIZE_MAX)
+			jw_null_field(json_wtr, "ebpf_limit");
+		else
+			jw_uint_field(json_wtr, "ebpf_limit", f->ebpf_limit);
+		if (f->optmem_needed > 0)
+			jw_int_field(json_wtr, "optmem_needed",
+				     f->optmem_needed);
+		else
+			jw_null_field(json_wtr, "optmem_needed");
+	}
+	jw_string_field(json_wtr, "text", v->fit_text);
+	jw_end_object(json_wtr);
 }
 
 static void print_json(const struct sksteer_config *cfg,
@@ -361,10 +464,11 @@ static void print_json(const struct sksteer_config *cfg,
 	jw_name(json_wtr, "cbpf");
 	jw_start_object(json_wtr);
 	jw_bool_field(json_wtr, "ok", v->cbpf_ok);
-	if (v->cbpf_ok) {
+	if (v->insns)
 		jw_uint_field(json_wtr, "insns", v->insns);
-	} else {
+	else
 		jw_null_field(json_wtr, "insns");
+	if (!v->cbpf_ok) {
 		jw_string_field(json_wtr, "error", v->cbpf_err);
 		jw_bool_field(json_wtr, "too_big", v->cbpf_errno == E2BIG);
 		jw_bool_field(json_wtr, "needs_ebpf",
@@ -372,6 +476,8 @@ static void print_json(const struct sksteer_config *cfg,
 				      v->cbpf_errno == EOPNOTSUPP);
 	}
 	jw_uint_field(json_wtr, "max_insns", SKSTEER_CBPF_MAX_INSNS);
+	if (v->fit.insns)
+		print_fit_json(v);
 	jw_end_object(json_wtr);
 	jw_bool_field(json_wtr, "ok", v->resolved != SKSTEER_BACKEND_DEFAULT);
 	jw_end_object(json_wtr);
