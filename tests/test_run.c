@@ -1103,6 +1103,8 @@ TEST(run_signals)
 	ru_start(&s, "web", "web.conf", NULL, NULL);
 	ru_ready(&s);
 	ASSERT(ru_wait_children(s.pid, 4, 3000), "not 4 workers");
+	/* a worker names its sockets after it has set its signal handlers */
+	ASSERT(ru_wait_log(&s, ", index ", 4, 3000), "not 4 workers ready");
 	n = ru_children(s.pid, kids, RU_MAXW);
 	st = ru_stop(&s, SIGINT, 5000);
 	CHECK(st >= 0 && WIFEXITED(st) && !WEXITSTATUS(st),
@@ -1214,7 +1216,7 @@ TEST(run_supervisor_killed)
 	waitpid(s.pid, NULL, 0);
 	s.pid = 0;
 	for (i = 0; i < n; i++) {
-		int64_t end = ru_ms() + 3000;
+		int64_t end = ru_ms() + 3000 * tl_slow();
 
 		while (ru_alive(kids[i]) && ru_ms() < end)
 			ru_sleep_ms(20);
@@ -1482,7 +1484,7 @@ TEST(run_worker_leftovers)
 	ru_ready(&s);
 	ASSERT(ru_wait_children(s.pid, 1, 3000), "no worker");
 	sh = only_child(s.pid);
-	end = ru_ms() + 3000;
+	end = ru_ms() + 3000 * tl_slow();
 	while (!(sleeper = only_child(sh)) && ru_ms() < end)
 		ru_sleep_ms(20);
 	ASSERT(sh && sleeper, "no sleep under the worker %d", sh);
@@ -1493,7 +1495,7 @@ TEST(run_worker_leftovers)
 	kill(sh, SIGKILL);
 	CHECK(wait_dead(sleeper, 3000),
 	      "the crashed worker's child %d outlived it", sleeper);
-	end = ru_ms() + 3000;
+	end = ru_ms() + 3000 * tl_slow();
 	while (ru_ms() < end) {
 		sh2 = only_child(s.pid);
 		sleeper2 = sh2 && sh2 != sh && sh2 != sleeper ?
@@ -1527,7 +1529,7 @@ TEST(run_worker_leftovers)
 	ru_ready(&s);
 	ASSERT(ru_wait_children(s.pid, 1, 3000), "no worker");
 	sh = only_child(s.pid);
-	end = ru_ms() + 3000;
+	end = ru_ms() + 3000 * tl_slow();
 	while (!(sleeper = only_child(sh)) && ru_ms() < end)
 		ru_sleep_ms(20);
 	ASSERT(sh && sleeper, "no sleep under the worker %d", sh);
@@ -1543,7 +1545,7 @@ TEST(run_worker_leftovers)
 	      "--stop-timeout",
 	      (long long)(ru_ms() - t0));
 	CHECK(ru_wait_log(&s, "SIGKILL", 1, 1000), "no SIGKILL logged");
-	end = ru_ms() + 3000;
+	end = ru_ms() + 3000 * tl_slow();
 	while ((!(sh2 = only_child(s.pid)) || sh2 == sh || sh2 == sleeper) &&
 	       ru_ms() < end)
 		ru_sleep_ms(20);
@@ -1614,13 +1616,13 @@ TEST(run_pgid_reuse)
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	end = ru_ms() + 5000;
+	end = ru_ms() + 5000 * tl_slow();
 	while (!(sup = only_child(un)) && ru_ms() < end)
 		ru_sleep_ms(20);
 	ASSERT(sup, "unshare started nothing");
 
 	/* the exit after which the restart waits 3.2 s: the worker's pid */
-	end = ru_ms() + 9000;
+	end = ru_ms() + 9000 * tl_slow();
 	for (;;) {
 		text = ru_slurp(log);
 		p = strstr(text, "restarting it in 3.2 s");
@@ -1656,7 +1658,7 @@ TEST(run_pgid_reuse)
 		      "/bin/sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
-	end = ru_ms() + 2000;
+	end = ru_ms() + 2000 * tl_slow();
 	text = NULL;
 	while (ru_ms() < end) {
 		free(text);
@@ -1677,7 +1679,7 @@ TEST(run_pgid_reuse)
 	free(text);
 
 	kill(sup, SIGTERM);
-	end = ru_ms() + 5000;
+	end = ru_ms() + 5000 * tl_slow();
 	while (waitpid(un, &st, WNOHANG) != un) {
 		if (ru_ms() > end) {
 			kill(sup, SIGKILL);

@@ -332,7 +332,7 @@ TEST(run_reload_rename)
 	      "the connection held across the rename: '%s'",
 	      rc > 0 ? line : "nothing");
 	close(held);
-	end = ru_ms() + 5000;
+	end = ru_ms() + 5000 * tl_slow();
 	while (!workers_named(s.pid, "www", "name53") && ru_ms() < end)
 		ru_sleep_ms(20);
 	CHECK(workers_named(s.pid, "www", "name53") &&

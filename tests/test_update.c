@@ -155,11 +155,12 @@ T(stress_swap)
 		}
 		atomic_store(&st.gen, updates + 1);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		/* thousands of swaps, and traffic all along (at least 2 s) */
+		/* thousands of swaps, and traffic all along (at least 2 s;
+		 * longer where the machine is slower, for as much traffic) */
 		if (updates + 1 >= NUPDATES &&
 		    (t1.tv_sec - t0.tv_sec) * 1000000000L + t1.tv_nsec -
 				    t0.tv_nsec >=
-			    2000000000L)
+			    2000000000L * tl_slow())
 			break;
 	}
 	atomic_store(&st.done, true);
