@@ -385,6 +385,16 @@ static __always_inline int apply(struct sk_reuseport_md *ctx,
 	struct sks_target t = *first;
 	__u32 hop;
 
+	/*
+	 * Unrolled: as a loop, clang computes the next hop's target after
+	 * the exit test and lets that block fall into the loop's head. Linux
+	 * 6.1's check_cfg() refuses a back-edge that is the fall-through of
+	 * anything but a jump (push_insn() with loop_ok false), even for a
+	 * privileged loader: "back-edge from insn N to N+1" (6.7 accepts
+	 * every back-edge and leaves loops to the verifier proper). Without
+	 * a loop there is no back-edge, whatever clang lays out.
+	 */
+#pragma unroll
 	for (hop = 0; hop < MAX_FALLBACK_HOPS; hop++) {
 		struct sks_hot *h;
 
