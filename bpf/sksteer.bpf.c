@@ -163,11 +163,12 @@ static __always_inline int load_payload(struct sk_reuseport_md *ctx,
 		return -1;
 	/*
 	 * The helper refuses a length that may be 0. The check above does not
-	 * tell every verifier so: clang tests width == 0, and before Linux
-	 * 6.8 or so the verifier learns nothing on the != side of a compare
-	 * (6.1: "invalid zero-sized read"). So the length is made 1-4 by
-	 * arithmetic, which every verifier follows; the barrier keeps clang
-	 * from folding it back into width, which it knows is 1-4.
+	 * tell every verifier so: clang tests width == 0, and 6.1's verifier
+	 * learns nothing on the != side of a compare (newer ones raise a
+	 * range's minimum there), so it says "invalid zero-sized read". The
+	 * length is made 1-4 by arithmetic instead, which every verifier
+	 * follows; the barrier keeps clang from folding it back into width,
+	 * which it knows is 1-4 here.
 	 */
 	n = width - 1;
 	asm volatile("" : "+r"(n));
