@@ -147,7 +147,6 @@ static __always_inline __u32 flow_hash(const struct pkt *p)
 	return h;
 }
 
-/* Read @width payload bytes at @off as a big-endian number. */
 /*
  * Read @width (1-4) payload bytes at @off as a big-endian number. Written
  * without a branch per width: the verifier walks this inside a loop, and
@@ -157,15 +156,27 @@ static __always_inline int load_payload(struct sk_reuseport_md *ctx,
 					const struct pkt *p, __u32 off,
 					__u32 width, __u32 *out)
 {
-	__u32 v = 0;
+	__u32 v = 0, n;
 
 	width &= 7;
 	if (width < 1 || width > 4 || off + width > p->plen)
 		return -1;
-	if (bpf_skb_load_bytes(ctx, p->l4len + off, &v, width))
+	/*
+	 * The helper refuses a length that may be 0. The check above does not
+	 * tell every verifier so: clang tests width == 0, and 6.1's verifier
+	 * learns nothing on the != side of a compare (newer ones raise a
+	 * range's minimum there), so it says "invalid zero-sized read". The
+	 * length is made 1-4 by arithmetic instead, which every verifier
+	 * follows; the barrier keeps clang from folding it back into width,
+	 * which it knows is 1-4 here.
+	 */
+	n = width - 1;
+	asm volatile("" : "+r"(n));
+	n = (n & 3) + 1;
+	if (bpf_skb_load_bytes(ctx, p->l4len + off, &v, n))
 		return -1;
 	/* the bytes are in memory order: big-endian, left aligned */
-	*out = bpf_ntohl(v) >> (8 * (4 - width));
+	*out = bpf_ntohl(v) >> (8 * (4 - n));
 	return 0;
 }
 
@@ -375,6 +386,16 @@ static __always_inline int apply(struct sk_reuseport_md *ctx,
 	struct sks_target t = *first;
 	__u32 hop;
 
+	/*
+	 * Unrolled: as a loop, clang computes the next hop's target after
+	 * the exit test and lets that block fall into the loop's head. Linux
+	 * 6.1's check_cfg() refuses a back-edge that is the fall-through of
+	 * anything but a jump (push_insn() with loop_ok false), even for a
+	 * privileged loader: "back-edge from insn N to N+1" (6.7 accepts
+	 * every back-edge and leaves loops to the verifier proper). Without
+	 * a loop there is no back-edge, whatever clang lays out.
+	 */
+#pragma unroll
 	for (hop = 0; hop < MAX_FALLBACK_HOPS; hop++) {
 		struct sks_hot *h;
 
