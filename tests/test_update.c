@@ -155,9 +155,10 @@ T(stress_swap)
 		}
 		atomic_store(&st.gen, updates + 1);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		/* thousands of swaps, and traffic all along (at least 2 s;
-		 * longer where the machine is slower, for as much traffic) */
-		if (updates + 1 >= NUPDATES &&
+		/* thousands of swaps (fewer where the machine is slower), and
+		 * traffic all along (at least 2 s; longer where slower, for as
+		 * much traffic) */
+		if (updates + 1 >= NUPDATES / (unsigned int)tl_slow() &&
 		    (t1.tv_sec - t0.tv_sec) * 1000000000L + t1.tv_nsec -
 				    t0.tv_nsec >=
 			    2000000000L * tl_slow())
