@@ -133,7 +133,8 @@ static void roundtrip(const struct sk_prefix *p)
 	int off;
 
 	sk_prefix_fmt(p, buf, sizeof(buf));
-	CHECK(!sk_prefix_parse(buf, strlen(buf), &q, why, sizeof(why), &off));
+	CHECK(!sk_prefix_parse(buf, strlen(buf), &q, why, sizeof(why), &off,
+			       true));
 	CHECK(q.family == p->family && q.addr == p->addr && q.len == p->len);
 }
 
@@ -182,8 +183,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (t = s; t < e; t++)
 			if (isspace(data[t]) || !data[t])
 				break;
-		if (t < e || sk_prefix_parse((const char *)data + s, e - s,
-					     &pfx[n], why, sizeof(why), &off)) {
+		if (t < e ||
+		    sk_prefix_parse((const char *)data + s, e - s, &pfx[n], why,
+				    sizeof(why), &off, false)) {
 			bad = true;
 			continue;
 		}
