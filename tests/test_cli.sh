@@ -682,6 +682,18 @@ experr explain-bad-payload "odd number of hex digits in a byte at character 3" \
 	explain -s web --from 203.0.113.5 --to 127.0.0.1 --payload abc "$T/web.conf"
 experr explain-bad-payload2 "'g' at character 2 is not a hex digit" \
 	explain -s web --from 203.0.113.5 --to 127.0.0.1 --payload 0g "$T/web.conf"
+# the largest payloads UDP carries: 65,507 bytes over IPv4, 65,527 over IPv6
+big=$(printf '%0131014d' 0) # 65,507 bytes in hex
+run explain -s dns --from 203.0.113.5 --to 127.0.0.1 --payload "$big" "$T/web.conf"
+expect_rc explain-payload-max4 0 && pass explain-payload-max4
+experr explain-payload-over4 \
+	"65508 bytes, more than a UDP datagram over IPv4 carries (65507)" \
+	explain -s dns --from 203.0.113.5 --to 127.0.0.1 --payload "${big}00" "$T/web.conf"
+big=$(printf '%0131054d' 0)
+run explain -s dns --from 2001:db8::1 --to ::1 --payload "$big" "$T/web.conf"
+expect_rc explain-payload-max6 0 && pass explain-payload-max6
+experr explain-payload-over6 "more than 65527 bytes (UDP carries at most 65507 over IPv4, 65527 over IPv6)" \
+	explain -s dns --from 2001:db8::1 --to ::1 --payload "${big}00" "$T/web.conf"
 run -j explain -s dns --proto tcp --from 203.0.113.5 --to 127.0.0.1 "$T/web.conf"
 okj explain-error-json pyj "$T/out" "assert 'tcp' in d['error'] and 'udp' in d['error'], d"
 
