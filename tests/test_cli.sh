@@ -322,6 +322,14 @@ if expect_rc check-text 0; then
 	done
 	[ -z "$miss" ] && pass check-text || fail check-text "missing:$miss"
 fi
+# a lenient prefix file: the bad lines skipped are counted, and said once
+printf '198.51.100.0/24\njunk\n203.0.113.0-203.0.113.9\n' >"$T/feed.txt"
+printf 'set f file "feed.txt" lenient\nservice s {\nlisten tcp 0.0.0.0:80\npool a 1\nrule from @f pool a\n}\n' >"$T/lenient.conf"
+run check "$T/lenient.conf"
+expect_rc check-lenient 0 &&
+	has "$T/out" 'f          3 prefixes from "'"$T"'/feed.txt" (1 bad line skipped): 2 IPv4 ranges' &&
+	[ "$(grep -c "feed.txt:2:1: warning: set 'f' is lenient: skipped 1 bad line" "$T/err")" = 1 ] &&
+	pass check-lenient || fail check-lenient "$(cat "$T/out" "$T/err")"
 run -j check "$T/web.conf"
 expect_rc check-json 0 && okj check-json pyj "$T/out" "
 assert d['ok'] is True and d['file'].endswith('web.conf')
