@@ -67,91 +67,127 @@ static sk_u128 host_mask(int bits, int len)
 	return ((sk_u128)1 << host) - 1;
 }
 
-int sk_prefix_parse(const char *s, size_t n, struct sk_prefix *out, char *why,
-		    size_t why_sz, int *col_off)
+/* At most this much of a bad token is quoted back: the message has the
+ * same shape whatever the token's length (an address cannot be longer). */
+#define QUOTE_MAX 48
+
+static void quote_tok(char *buf, size_t sz, const char *s, size_t n)
 {
-	char addr[INET6_ADDRSTRLEN + 1];
-	const char *slash = memchr(s, '/', n);
-	size_t alen = slash ? (size_t)(slash - s) : n;
+	if (n > QUOTE_MAX)
+		snprintf(buf, sz, "'%.*s...'", QUOTE_MAX, s);
+	else
+		snprintf(buf, sz, "'%.*s'", (int)n, s);
+}
+
+int sk_addr_parse(const char *s, size_t n, int *family, sk_u128 *addr,
+		  char *why, size_t why_sz, bool echo)
+{
+	char a[INET6_ADDRSTRLEN + 1], q[QUOTE_MAX + 8];
 	struct in6_addr a6;
 	struct in_addr a4;
+
+	quote_tok(q, sizeof(q), s, n);
+	/* too long for any address: the same message as any other
+	 * non-address, not a different one past 46 characters */
+	if (n == 0 || n >= sizeof(a))
+		goto bad;
+	memcpy(a, s, n);
+	a[n] = '\0';
+	if (inet_pton(AF_INET, a, &a4) == 1) {
+		*family = AF_INET;
+		*addr = ntohl(a4.s_addr);
+		return 0;
+	}
+	if (!strchr(a, ':') || inet_pton(AF_INET6, a, &a6) != 1)
+		goto bad;
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		snprintf(why, why_sz,
+			 "%s%san IPv4-mapped IPv6 address; IPv4 clients of a "
+			 "dual-stack socket arrive as IPv4, so write the IPv4 "
+			 "prefix",
+			 echo ? q : "", echo ? " is " : "");
+		return -EINVAL;
+	}
+	*family = AF_INET6;
+	*addr = sk_in6_to_u128(&a6);
+	return 0;
+bad:
+	if (echo)
+		snprintf(why, why_sz, "%s is not an IPv4 or IPv6 address", q);
+	else
+		snprintf(why, why_sz, "expected an IPv4 or IPv6 address");
+	return -EINVAL;
+}
+
+int sk_prefix_parse(const char *s, size_t n, struct sk_prefix *out, char *why,
+		    size_t why_sz, int *col_off, bool echo)
+{
+	const char *slash = memchr(s, '/', n);
+	size_t alen = slash ? (size_t)(slash - s) : n;
 	int bits, len;
 	size_t i;
 
 	*col_off = 0;
-	if (alen == 0 || alen >= sizeof(addr)) {
-		snprintf(why, why_sz,
-			 "expected an IPv4 or IPv6 prefix, got '%.*s'", (int)n,
-			 s);
+	if (slash && alen == 0) {
+		snprintf(why, why_sz, "expected an address before '/'");
 		return -EINVAL;
 	}
-	memcpy(addr, s, alen);
-	addr[alen] = '\0';
-	if (inet_pton(AF_INET, addr, &a4) == 1) {
-		out->family = AF_INET;
-		out->addr = ntohl(a4.s_addr);
-		bits = 32;
-	} else if (strchr(addr, ':') && inet_pton(AF_INET6, addr, &a6) == 1) {
-		out->family = AF_INET6;
-		out->addr = sk_in6_to_u128(&a6);
-		bits = 128;
-		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
-			snprintf(
-				why, why_sz,
-				"'%s' is an IPv4-mapped IPv6 address; IPv4 "
-				"clients of a dual-stack socket arrive as IPv4, "
-				"so write the IPv4 prefix",
-				addr);
-			return -EINVAL;
-		}
-	} else {
-		snprintf(why, why_sz, "'%s' is not an IPv4 or IPv6 address",
-			 addr);
+	if (sk_addr_parse(s, alen, &out->family, &out->addr, why, why_sz, echo))
 		return -EINVAL;
-	}
-
+	bits = out->family == AF_INET ? 32 : 128;
 	len = bits;
 	if (slash) {
 		const char *l = slash + 1;
 		size_t ln = n - alen - 1;
 
 		*col_off = (int)(alen + 1);
-		if (ln == 0 || ln > 3) {
+		len = 0;
+		for (i = 0; i < ln && i < 4 && isdigit((unsigned char)l[i]);
+		     i++)
+			len = len * 10 + (l[i] - '0');
+		if (ln == 0 || ln > 3 || i < ln) {
+			char q[QUOTE_MAX + 8];
+
+			quote_tok(q, sizeof(q), l, ln);
 			snprintf(why, why_sz,
-				 "expected a prefix length 0-%d after '/'",
-				 bits);
+				 "expected a prefix length 0-%d after '/'%s%s",
+				 bits, echo && ln ? ", got " : "",
+				 echo && ln ? q : "");
 			return -EINVAL;
 		}
-		len = 0;
-		for (i = 0; i < ln; i++) {
-			if (!isdigit((unsigned char)l[i])) {
-				snprintf(why, why_sz,
-					 "expected a prefix length 0-%d after "
-					 "'/', got '%.*s'",
-					 bits, (int)ln, l);
-				return -EINVAL;
-			}
-			len = len * 10 + (l[i] - '0');
-		}
 		if (len > bits) {
-			snprintf(
-				why, why_sz,
-				"prefix length %d is out of range for %s (0-%d)",
-				len, bits == 32 ? "IPv4" : "IPv6", bits);
+			if (echo)
+				snprintf(why, why_sz,
+					 "prefix length %d is out of range for "
+					 "%s (0-%d)",
+					 len, bits == 32 ? "IPv4" : "IPv6",
+					 bits);
+			else
+				snprintf(why, why_sz,
+					 "prefix length out of range for %s "
+					 "(0-%d)",
+					 bits == 32 ? "IPv4" : "IPv6", bits);
 			return -EINVAL;
 		}
 	}
 	out->len = len;
 	if (out->addr & host_mask(bits, len)) {
 		struct sk_prefix fixed = *out;
-		char buf[64];
+		char buf[64], q[QUOTE_MAX + 8];
 
+		*col_off = 0;
+		if (!echo) {
+			/* the suggestion would quote the file's content */
+			snprintf(why, why_sz,
+				 "host bits set (the address has bits set "
+				 "past the prefix length)");
+			return -EINVAL;
+		}
 		fixed.addr &= ~host_mask(bits, len);
 		sk_prefix_fmt(&fixed, buf, sizeof(buf));
-		*col_off = 0;
-		snprintf(why, why_sz,
-			 "host bits set in '%.*s' (did you mean %s?)", (int)n,
-			 s, buf);
+		quote_tok(q, sizeof(q), s, n);
+		snprintf(why, why_sz, "host bits set in %s (did you mean %s?)",
+			 q, buf);
 		return -EINVAL;
 	}
 	return 0;
@@ -192,6 +228,43 @@ int sk_asb_add_prefix(struct sk_addrset_builder *b, const struct sk_prefix *p)
 					    p->addr | host_mask(128, p->len) };
 	}
 	b->nprefixes++;
+	return 0;
+}
+
+/* How many CIDR blocks [lo, hi] of a @bits-bit space takes: the count a
+ * list of prefixes covering it exactly would have. */
+size_t sk_range_cidr_cnt(int bits, sk_u128 lo, sk_u128 hi)
+{
+	size_t n = 0;
+
+	for (;;) {
+		int k = 0;
+
+		/* the largest block starting at lo that stays within hi */
+		while (k < bits && !((lo >> k) & 1) &&
+		       (lo | host_mask(bits, bits - k - 1)) <= hi)
+			k++;
+		n++;
+		if ((lo | host_mask(bits, bits - k)) >= hi)
+			return n;
+		lo = (lo | host_mask(bits, bits - k)) + 1;
+	}
+}
+
+int sk_asb_add_range(struct sk_addrset_builder *b, int family, sk_u128 lo,
+		     sk_u128 hi)
+{
+	if (family == AF_INET) {
+		if (grow((void **)&b->v4, &b->cap4, b->n4 + 1, sizeof(*b->v4)))
+			return -ENOMEM;
+		b->v4[b->n4++] =
+			(struct sk_range4){ (uint32_t)lo, (uint32_t)hi };
+	} else {
+		if (grow((void **)&b->v6, &b->cap6, b->n6 + 1, sizeof(*b->v6)))
+			return -ENOMEM;
+		b->v6[b->n6++] = (struct sk_range6){ lo, hi };
+	}
+	b->nprefixes += sk_range_cidr_cnt(family == AF_INET ? 32 : 128, lo, hi);
 	return 0;
 }
 

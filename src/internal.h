@@ -89,9 +89,17 @@ struct sk_prefix {
 
 /* Parse "198.51.100.0/24", "2001:db8::/32" or a bare address. On error
  * returns -EINVAL and fills @why with a message and @col_off with the offset
- * of the offending character. Host bits set is an error. */
+ * of the offending character. Host bits set is an error. With @echo false
+ * the message never quotes the text (it may come from a file the reader of
+ * the message must not see). */
 SK_HIDDEN int sk_prefix_parse(const char *s, size_t n, struct sk_prefix *out,
-			      char *why, size_t why_sz, int *col_off);
+			      char *why, size_t why_sz, int *col_off,
+			      bool echo);
+/* One address (no length): *@family AF_INET or AF_INET6, the same errors. */
+SK_HIDDEN int sk_addr_parse(const char *s, size_t n, int *family, sk_u128 *addr,
+			    char *why, size_t why_sz, bool echo);
+/* Number of CIDR blocks that cover [lo, hi] of a @bits-bit space exactly. */
+SK_HIDDEN size_t sk_range_cidr_cnt(int bits, sk_u128 lo, sk_u128 hi);
 SK_HIDDEN void sk_prefix_fmt(const struct sk_prefix *p, char *buf, size_t sz);
 SK_HIDDEN void sk_addr6_fmt(sk_u128 a, char *buf, size_t sz);
 SK_HIDDEN void sk_addr4_fmt(uint32_t a, char *buf, size_t sz);
@@ -109,6 +117,9 @@ struct sk_addrset_builder {
 
 SK_HIDDEN int sk_asb_add_prefix(struct sk_addrset_builder *b,
 				const struct sk_prefix *p);
+/* An inclusive range; counts as the CIDR blocks it takes. */
+SK_HIDDEN int sk_asb_add_range(struct sk_addrset_builder *b, int family,
+			       sk_u128 lo, sk_u128 hi);
 SK_HIDDEN int sk_asb_add_set(struct sk_addrset_builder *b,
 			     const struct sk_addrset *s);
 /* Sort and merge into @out; the builder is emptied. */
@@ -154,6 +165,8 @@ struct sk_set {
 	struct sk_loc loc;
 	char *path; /* prefix file, or NULL when inline */
 	size_t nprefixes;
+	size_t nskipped; /* bad lines a lenient prefix file skipped */
+	bool failed; /* (parser) defined with errors: uses say nothing more */
 	struct sk_addrset addrs;
 };
 

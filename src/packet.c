@@ -45,7 +45,9 @@ int sk_pkt_build(const struct sksteer_flow *flow, int proto, uint8_t *buf,
 	if (flow->payload_len > 65535)
 		return -EMSGSIZE;
 	total = ip + l4 + flow->payload_len;
-	if (total > size || total > 65535)
+	/* IPv4's total length counts its header, IPv6's payload length
+	 * does not: UDP carries 65,507 bytes over IPv4, 65,527 over IPv6 */
+	if (total > size || total - (ip == 40 ? 40 : 0) > 65535)
 		return -EMSGSIZE;
 	if (flow->payload_len && !flow->payload)
 		return -EINVAL;

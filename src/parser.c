@@ -15,9 +15,18 @@
 
 #include "internal.h"
 #include "lexer.h"
+#include "prefixfile.h"
 
 #define MAX_ERRORS 20
 #define MAX_NAME   64
+
+/* Sets by name, so that a configuration of 80,000 sets is not quadratic:
+ * open addressing, at most half full. */
+struct set_table {
+	struct sk_set **slot;
+	size_t cap; /* a power of two, or 0 */
+	size_t n;
+};
 
 struct parser {
 	struct sk_lexer lx;
@@ -35,6 +44,10 @@ struct parser {
 	bool listen_seen, pool_seen;
 	bool port_override;
 	uint16_t port;
+	/* the top-level sets and those of the service being parsed, and the
+	 * room in their arrays (grown by doubling) */
+	struct set_table top_sets, svc_sets;
+	size_t top_cap, svc_cap;
 	/* unresolved pool references of the service being parsed */
 	struct pool_ref {
 		char name[MAX_NAME + 1];
@@ -305,15 +318,61 @@ static int parse_uint(struct parser *p, const char *what, uint64_t min,
 
 /* ---- sets ---- */
 
-static struct sk_set *find_set_in(struct sk_set **sets, size_t n,
-				  const char *name)
+static size_t name_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ull; /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return (size_t)h;
+}
+
+static struct sk_set *table_find(const struct set_table *t, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (!strcmp(sets[i]->name, name))
-			return sets[i];
+	if (!t->cap)
+		return NULL;
+	for (i = name_hash(name) & (t->cap - 1); t->slot[i];
+	     i = (i + 1) & (t->cap - 1))
+		if (!strcmp(t->slot[i]->name, name))
+			return t->slot[i];
 	return NULL;
+}
+
+static void table_put(struct sk_set **slot, size_t cap, struct sk_set *s)
+{
+	size_t i = name_hash(s->name) & (cap - 1);
+
+	while (slot[i])
+		i = (i + 1) & (cap - 1);
+	slot[i] = s;
+}
+
+static int table_add(struct set_table *t, struct sk_set *s)
+{
+	if (2 * (t->n + 1) > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64, i;
+		struct sk_set **slot = calloc(cap, sizeof(*slot));
+
+		if (!slot)
+			return -ENOMEM;
+		for (i = 0; i < t->cap; i++)
+			if (t->slot[i])
+				table_put(slot, cap, t->slot[i]);
+		free(t->slot);
+		t->slot = slot;
+		t->cap = cap;
+	}
+	table_put(t->slot, t->cap, s);
+	t->n++;
+	return 0;
+}
+
+static void table_free(struct set_table *t)
+{
+	free(t->slot);
+	memset(t, 0, sizeof(*t));
 }
 
 static struct sk_set *find_set(struct parser *p, const char *name)
@@ -321,9 +380,9 @@ static struct sk_set *find_set(struct parser *p, const char *name)
 	struct sk_set *s = NULL;
 
 	if (p->svc)
-		s = find_set_in(p->svc->sets, p->svc->nsets, name);
+		s = table_find(&p->svc_sets, name);
 	if (!s)
-		s = find_set_in(p->cfg->sets, p->cfg->nsets, name);
+		s = table_find(&p->top_sets, name);
 	return s;
 }
 
@@ -366,12 +425,16 @@ static int parse_addr_item(struct parser *p, struct sk_addrset_builder *b)
 			     name);
 			return -EINVAL;
 		}
+		/* its definition failed and said why: nothing to add */
+		if (s->failed)
+			return -EINVAL;
 		err = sk_asb_add_set(b, &s->addrs);
 		b->nprefixes += s->nprefixes;
 	} else {
 		struct sk_prefix pf;
 
-		if (sk_prefix_parse(t.s, t.n, &pf, why, sizeof(why), &off)) {
+		if (sk_prefix_parse(t.s, t.n, &pf, why, sizeof(why), &off,
+				    true)) {
 			perr(p, t.line, t.col + off, "%s", why);
 			return -EINVAL;
 		}
@@ -385,77 +448,6 @@ static int parse_addr_item(struct parser *p, struct sk_addrset_builder *b)
 	return 0;
 }
 
-/*
- * A cap on configuration and prefix files: the largest real prefix
- * lists (a full BGP table is about a million prefixes, ~20 MB as text)
- * fit with room to spare, while /dev/zero or a runaway generator fails
- * fast instead of exhausting a supervisor's memory on reload.
- */
-#define SK_MAX_FILE_SIZE (64u << 20)
-
-static const char *read_error(int err)
-{
-	if (err == -EFBIG)
-		return "larger than the 64 MiB limit";
-	return strerror(-err);
-}
-
-static char *read_file(const char *path, size_t *len, int *err)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-	FILE *f;
-
-	f = fopen(path, "re");
-	if (!f) {
-		*err = -errno;
-		return NULL;
-	}
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fclose(f);
-		*err = -EISDIR;
-		return NULL;
-	}
-	for (;;) {
-		size_t r;
-
-		if (n + 4096 + 1 > cap) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 65536;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				*err = -ENOMEM;
-				return NULL;
-			}
-			buf = nb;
-		}
-		r = fread(buf + n, 1, cap - n - 1, f);
-		n += r;
-		if (r == 0)
-			break;
-		if (n > SK_MAX_FILE_SIZE) {
-			free(buf);
-			fclose(f);
-			*err = -EFBIG;
-			return NULL;
-		}
-	}
-	if (ferror(f)) {
-		*err = -EIO;
-		free(buf);
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
 static char *resolve_path(struct parser *p, const char *path)
 {
 	char *r;
@@ -467,108 +459,242 @@ static char *resolve_path(struct parser *p, const char *path)
 	return r;
 }
 
-/* A prefix file: one prefix per line, '#' comments, blank lines. */
+/* Read and parse a prefix file. Reading comes after the statement has
+ * parsed: a mistake in it is reported without touching the file. */
 static int load_prefix_file(struct parser *p, const struct sk_token *at,
-			    const char *path, struct sk_addrset_builder *b)
+			    struct sk_set *set, struct sk_pfile_opts *o,
+			    struct sk_addrset_builder *b)
 {
-	const char *fname;
-	char why[256];
+	struct sk_pfile_result res;
+	const char *why;
+	size_t len;
 	char *buf;
-	size_t len, pos = 0;
-	int line = 0, err = 0, nerr = 0;
+	int err = 0;
 
-	buf = read_file(path, &len, &err);
+	buf = sk_read_file(set->path, true, &len, &err, &why);
 	if (!buf) {
-		terr(p, at, "cannot read prefix file '%s': %s", path,
-		     read_error(err));
-		return err;
-	}
-	fname = intern(p->cfg, path);
-	if (!fname) {
-		free(buf);
-		return -ENOMEM;
-	}
-	while (pos < len && nerr < MAX_ERRORS) {
-		size_t bol = pos, eol = pos, s, e, k;
-		struct sk_prefix pf;
-		const char *nul;
-		int off = 0;
-
-		line++;
-		while (eol < len && buf[eol] != '\n')
-			eol++;
-		pos = eol + 1;
-		s = bol;
-		while (s < eol && isspace((unsigned char)buf[s]))
-			s++;
-		if (s == eol || buf[s] == '#')
-			continue;
-		e = s;
-		while (e < eol && !isspace((unsigned char)buf[e]) &&
-		       buf[e] != '#')
-			e++;
-		k = e;
-		while (k < eol && isspace((unsigned char)buf[k]))
-			k++;
-		if (k < eol && buf[k] != '#') {
-			sk_warn("%s:%d:%zu: error: unexpected text after the "
-				"prefix (one prefix per line)\n",
-				fname, line, k - bol + 1);
-			err = -EINVAL;
-			nerr++;
-			continue;
-		}
-		nul = memchr(buf + s, '\0', e - s);
-		if (nul) {
-			/* point at the NUL itself */
-			snprintf(why, sizeof(why), "NUL byte");
-			off = (int)(nul - (buf + s));
-		}
-		if (nul || sk_prefix_parse(buf + s, e - s, &pf, why,
-					   sizeof(why), &off)) {
-			sk_warn("%s:%d:%zu: error: %s\n", fname, line,
-				s - bol + 1 + (size_t)off, why);
-			err = -EINVAL;
-			nerr++;
-			continue;
-		}
-		if (!err && sk_asb_add_prefix(b, &pf))
-			err = -ENOMEM;
-	}
-	free(buf);
-	if (err) {
-		p->nerrors += nerr ? nerr : 1;
 		if (err == -ENOMEM)
-			terr(p, at, "loading '%s': %s", path, strerror(-err));
-		else
-			terr(p, at, "prefix file '%s' has errors (above)",
-			     path);
+			return err;
+		terr(p, at, "cannot read prefix file '%s': %s", set->path, why);
+		return -EINVAL;
 	}
+	o->max_errors = MAX_ERRORS - p->nerrors;
+	err = sk_pfile_parse(set->path, buf, len, o, b, &res);
+	free(buf);
+	if (err == -ENOMEM)
+		return err;
+	if (err) {
+		/* the lines were reported; where the set is defined is a
+		 * note, not one more error */
+		p->nerrors += res.errors;
+		sk_warn("%s:%d:%d: note: set '%s' is not defined: its prefix "
+			"file has errors ('lenient' would skip bad lines)\n",
+			p->file, at->line, at->col, set->name);
+		return -EINVAL;
+	}
+	set->nskipped = res.skipped;
+	if (res.skipped)
+		sk_warn("%s:%d:%d: warning: set '%s' is lenient: skipped %zu "
+			"bad line%s of this file, the first here: %s\n",
+			set->path, res.first_line, res.first_col, set->name,
+			res.skipped, res.skipped == 1 ? "" : "s",
+			res.first_why);
+	return 0;
+}
+
+/* country CC[,CC...] */
+static int parse_countries(struct parser *p, struct sk_pfile_opts *o)
+{
+	do {
+		next(p);
+		if (p->tok.type != TOK_WORD || p->tok.n != 2 ||
+		    !isalpha((unsigned char)p->tok.s[0]) ||
+		    !isalpha((unsigned char)p->tok.s[1])) {
+			expected(p, "a two-letter country code (CN, US, ...)");
+			return -EINVAL;
+		}
+		if (o->ncc == SK_PFILE_MAX_CC) {
+			terr(p, &p->tok, "more than %d country codes",
+			     SK_PFILE_MAX_CC);
+			return -EINVAL;
+		}
+		o->cc[o->ncc][0] = (char)toupper((unsigned char)p->tok.s[0]);
+		o->cc[o->ncc][1] = (char)toupper((unsigned char)p->tok.s[1]);
+		o->cc[o->ncc++][2] = '\0';
+		next(p);
+	} while (p->tok.type == TOK_COMMA);
+	return 0;
+}
+
+/* [format list|rir] [country CC[,CC...]] [family ipv4|ipv6] [lenient],
+ * each at most once, in any order */
+static int parse_file_opts(struct parser *p, struct sk_pfile_opts *o)
+{
+	static const char *const names[] = { "format", "country", "family",
+					     "lenient" };
+	struct sk_token seen[ARRAY_SIZE(names)] = {};
+	size_t i;
+
+	while (!at_eos(p)) {
+		struct sk_token t = p->tok;
+
+		for (i = 0; i < ARRAY_SIZE(names); i++)
+			if (is_word(p, names[i]))
+				break;
+		if (i == ARRAY_SIZE(names)) {
+			expected(p, "format, country, family, lenient or the "
+				    "end of the statement");
+			return -EINVAL;
+		}
+		if (seen[i].line) {
+			terr(p, &t, "'%s' is already given at column %d",
+			     names[i], seen[i].col);
+			return -EINVAL;
+		}
+		seen[i] = t;
+		if (i == 1) {
+			if (parse_countries(p, o))
+				return -EINVAL;
+			continue;
+		}
+		next(p);
+		if (i == 3) {
+			o->lenient = true;
+			continue;
+		}
+		if (i == 0 && (is_word(p, "list") || is_word(p, "rir")))
+			o->format = is_word(p, "rir") ? SK_PFILE_RIR :
+							SK_PFILE_LIST;
+		else if (i == 2 && (is_word(p, "ipv4") || is_word(p, "ipv6")))
+			o->family = is_word(p, "ipv4") ? AF_INET : AF_INET6;
+		else {
+			expected(p, i ? "'ipv4' or 'ipv6'" : "'list' or 'rir'");
+			return -EINVAL;
+		}
+		next(p);
+	}
+	if (seen[1].line && o->format != SK_PFILE_RIR) {
+		terr(p, &seen[1],
+		     "'country' needs 'format rir' (only RIR delegated files "
+		     "say where a prefix is used)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* An empty file set: say what was looked for, a filter may be wrong. */
+static void empty_file_err(struct parser *p, const struct sk_token *at,
+			   const struct sk_set *set,
+			   const struct sk_pfile_opts *o)
+{
+	char what[64 + 3 * SK_PFILE_MAX_CC] = "";
+	size_t n = 0, i;
+
+	if (o->format == SK_PFILE_RIR)
+		n += (size_t)snprintf(what + n, sizeof(what) - n,
+				      " allocated or assigned");
+	if (o->family)
+		n += (size_t)snprintf(what + n, sizeof(what) - n, " %s",
+				      o->family == AF_INET ? "IPv4" : "IPv6");
+	n += (size_t)snprintf(what + n, sizeof(what) - n, " prefix");
+	for (i = 0; i < o->ncc; i++)
+		n += (size_t)snprintf(what + n, sizeof(what) - n, "%s%s",
+				      i ? "," : " of country ", o->cc[i]);
+	terr(p, at, "set '%s' is empty: no%s in '%s'%s", set->name, what,
+	     set->path, set->nskipped ? " that is not on a skipped line" : "");
+}
+
+/* file "PATH" [OPTIONS] -- the part after the set's name */
+static int parse_set_file(struct parser *p, struct sk_set *set,
+			  struct sk_addrset_builder *b)
+{
+	struct sk_pfile_opts o = {};
+	struct sk_token at;
+	char *raw;
+	int err;
+
+	next(p);
+	at = p->tok;
+	if (p->tok.type != TOK_STRING) {
+		expected(p, "a quoted file name");
+		return -EINVAL;
+	}
+	raw = sk_strndup(p->tok.s, p->tok.n);
+	set->path = raw ? resolve_path(p, raw) : NULL;
+	free(raw);
+	if (!set->path)
+		return -ENOMEM;
+	next(p);
+	if (parse_file_opts(p, &o) || end_statement(p))
+		return -EINVAL;
+	err = load_prefix_file(p, &at, set, &o, b);
+	if (!err && b->n4 == 0 && b->n6 == 0)
+		empty_file_err(p, &at, set, &o);
 	return err;
+}
+
+/* { ITEM [,] ITEM ... } */
+static int parse_set_items(struct parser *p, struct sk_addrset_builder *b)
+{
+	next(p);
+	for (;;) {
+		while (p->tok.type == TOK_NEWLINE || p->tok.type == TOK_COMMA)
+			next(p);
+		if (p->tok.type == TOK_RBRACE)
+			break;
+		if (p->tok.type == TOK_EOF) {
+			expected(p, "'}' closing the set");
+			return -EINVAL;
+		}
+		if (parse_addr_item(p, b)) {
+			/* skip to the set's own '}': recovery at the
+			 * statement level would stop at the newline and take
+			 * that '}' for the service's */
+			while (p->tok.type != TOK_RBRACE &&
+			       p->tok.type != TOK_EOF)
+				next(p);
+			if (p->tok.type == TOK_RBRACE)
+				next(p);
+			return -EINVAL;
+		}
+	}
+	next(p);
+	return end_statement(p);
 }
 
 static int add_set(struct parser *p, struct sk_set *set)
 {
 	struct sk_set ***arr = p->svc ? &p->svc->sets : &p->cfg->sets;
 	size_t *n = p->svc ? &p->svc->nsets : &p->cfg->nsets;
-	struct sk_set **na;
+	size_t *cap = p->svc ? &p->svc_cap : &p->top_cap;
 
-	na = sk_reallocarray(*arr, *n + 1, sizeof(*na));
-	if (!na)
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct sk_set **na = sk_reallocarray(*arr, ncap, sizeof(*na));
+
+		if (!na)
+			return -ENOMEM;
+		*arr = na;
+		*cap = ncap;
+	}
+	if (table_add(p->svc ? &p->svc_sets : &p->top_sets, set))
 		return -ENOMEM;
-	*arr = na;
-	na[(*n)++] = set;
+	(*arr)[(*n)++] = set;
 	return 0;
 }
 
-/* set NAME { ITEM [,] ITEM ... } | set NAME file "PATH" */
+/* set NAME { ITEM [,] ITEM ... } | set NAME file "PATH" [OPTIONS]
+ *
+ * A set whose definition fails is still recorded, marked failed, so that
+ * the rules using it do not add "unknown set" to the error that says what
+ * is wrong with it. */
 static int parse_set(struct parser *p)
 {
 	struct sk_addrset_builder b = {};
 	struct sk_token name_tok, at;
 	char name[MAX_NAME + 1];
 	struct sk_set *set, *prev;
-	int err = -EINVAL;
+	int err;
 
 	next(p);
 	name_tok = p->tok;
@@ -589,73 +715,28 @@ static int parse_set(struct parser *p)
 	set->loc = tok_loc(p, &name_tok);
 	at = p->tok;
 	if (is_word(p, "file")) {
-		char *raw, *path;
-
-		next(p);
-		at = p->tok;
-		if (p->tok.type != TOK_STRING) {
-			expected(p, "a quoted file name");
-			goto err_set;
-		}
-		raw = sk_strndup(p->tok.s, p->tok.n);
-		path = raw ? resolve_path(p, raw) : NULL;
-		free(raw);
-		if (!path) {
-			err = -ENOMEM;
-			goto err_set;
-		}
-		set->path = path;
-		next(p);
-		if (end_statement(p))
-			goto err_set;
-		if (load_prefix_file(p, &at, path, &b))
-			goto err_set;
+		err = parse_set_file(p, set, &b);
 	} else if (p->tok.type == TOK_LBRACE) {
-		next(p);
-		for (;;) {
-			while (p->tok.type == TOK_NEWLINE ||
-			       p->tok.type == TOK_COMMA)
-				next(p);
-			if (p->tok.type == TOK_RBRACE)
-				break;
-			if (p->tok.type == TOK_EOF) {
-				expected(p, "'}' closing the set");
-				goto err_set;
-			}
-			if (parse_addr_item(p, &b)) {
-				/* skip to the set's own '}': recovery at the
-				 * statement level would stop at the newline
-				 * and take that '}' for the service's */
-				while (p->tok.type != TOK_RBRACE &&
-				       p->tok.type != TOK_EOF)
-					next(p);
-				if (p->tok.type == TOK_RBRACE)
-					next(p);
-				goto err_set;
-			}
-		}
-		next(p);
-		if (end_statement(p))
-			goto err_set;
+		err = parse_set_items(p, &b);
 	} else {
 		expected(p, "'{' with prefixes, or file \"PATH\"");
-		goto err_set;
+		err = -EINVAL;
+	}
+	if (!err && b.n4 == 0 && b.n6 == 0) {
+		/* (a file's emptiness was reported by parse_set_file) */
+		if (!set->path)
+			terr(p, &at, "set '%s' is empty", name);
+		err = -EINVAL;
 	}
 	set->nprefixes = b.nprefixes;
-	if (b.n4 == 0 && b.n6 == 0) {
-		terr(p, &at, "set '%s' is empty", name);
-		goto err_set;
-	}
-	sk_asb_finish(&b, &set->addrs);
-	if (add_set(p, set)) {
-		err = -ENOMEM;
-		goto err_set;
-	}
-	return 0;
-
-err_set:
+	if (!err)
+		sk_asb_finish(&b, &set->addrs);
 	sk_asb_free(&b);
-	set_free(set);
+	set->failed = err != 0;
+	if (err == -ENOMEM || add_set(p, set)) {
+		set_free(set);
+		return -ENOMEM;
+	}
 	return err;
 }
 
@@ -1473,6 +1554,58 @@ static void check_fallback_cycles(struct parser *p, struct sksteer_service *svc)
 	}
 }
 
+/*
+ * The most payload a packet of the service can carry: an IPv4 datagram is
+ * at most 65,535 bytes with its 20-byte header, an IPv6 payload 65,535
+ * bytes after the fixed header (jumbograms never reach a socket), less 8
+ * bytes of UDP header or 20 of TCP. UDP over IPv4: 65,507.
+ */
+static unsigned int max_payload(const struct sksteer_service *svc)
+{
+	return (svc->recv6 ? 65535u : 65535u - 20) -
+	       (svc->proto == IPPROTO_UDP ? 8 : 20);
+}
+
+/* A payload test or key past the end of the largest packet never holds:
+ * the rule never matches. Warn as for a condition with no prefix. */
+static void warn_payload_beyond(const struct sksteer_service *svc)
+{
+	unsigned int max = max_payload(svc);
+	size_t i, j;
+
+	for (i = 0; i < svc->nrules; i++) {
+		const struct sk_rule *r = &svc->rules[i];
+		const struct sk_target *t = &r->target;
+		char what[64];
+		uint64_t need = 0;
+
+		for (j = 0; j < r->npay && !need; j++)
+			if ((uint64_t)r->pay[j].off + r->pay[j].width > max) {
+				need = (uint64_t)r->pay[j].off +
+				       r->pay[j].width;
+				snprintf(what, sizeof(what),
+					 "'payload %u u%d' needs",
+					 r->pay[j].off, r->pay[j].width * 8);
+			}
+		if (!need && t->by_payload &&
+		    (uint64_t)t->key_off + t->key_width > max) {
+			need = (uint64_t)t->key_off + t->key_width;
+			snprintf(what, sizeof(what),
+				 "the key of 'by payload %u:%u' needs",
+				 t->key_off, t->key_width);
+		}
+		if (need)
+			sk_warn("%s:%d:%d: warning: %s %llu bytes of payload, "
+				"more than a %s over %s carries (%u), so the "
+				"rule never matches\n",
+				r->loc.file, r->loc.line, r->loc.col, what,
+				(unsigned long long)need,
+				svc->proto == IPPROTO_UDP ? "UDP datagram" :
+							    "TCP SYN",
+				svc->recv6 ? "IPv6" : "IPv4", max);
+	}
+}
+
 static void check_service(struct parser *p, struct sksteer_service *svc,
 			  const struct sk_token *close)
 {
@@ -1511,6 +1644,7 @@ static void check_service(struct parser *p, struct sksteer_service *svc,
 				     svc->proto == IPPROTO_TCP ? "TCP" : "UDP");
 		}
 	}
+	warn_payload_beyond(svc);
 	/* A condition that cannot match any packet the service receives is
 	 * almost always a mistake in the prefix list; say so, once. */
 	for (i = 0; i < svc->nrules; i++) {
@@ -1591,6 +1725,8 @@ static int parse_service(struct parser *p)
 	svc->loc = tok_loc(p, &name_tok);
 	svc->backend = SKSTEER_BACKEND_DEFAULT;
 	p->svc = svc;
+	table_free(&p->svc_sets);
+	p->svc_cap = 0;
 	p->nrefs = 0;
 	p->listen_seen = false;
 	p->pool_seen = false;
@@ -1707,6 +1843,8 @@ static struct sksteer_config *parse(const char *text, size_t len,
 	}
 out:
 	free(p.refs);
+	table_free(&p.top_sets);
+	table_free(&p.svc_sets);
 	if (err || p.nerrors) {
 		sksteer_config__free(cfg);
 		errno = err ? -err : EINVAL;
@@ -1726,12 +1864,31 @@ sksteer_config__parse_string(const char *text, size_t len, const char *name,
 	return parse(text, len, name ? name : "<string>", NULL, opts);
 }
 
+/* The directory relative prefix paths resolve against: the real one of
+ * the configuration, so that a symlink to it elsewhere changes nothing. */
+static char *config_dir(const char *path)
+{
+	char *dir = realpath(path, NULL), *slash;
+
+	if (!dir)
+		dir = strdup(path);
+	if (!dir)
+		return NULL;
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		strcpy(dir, ".");
+	return dir;
+}
+
 struct sksteer_config *
 sksteer_config__parse_file(const char *path,
 			   const struct sksteer_parse_opts *opts)
 {
 	struct sksteer_config *cfg;
-	char *text, *dir, *slash;
+	const char *why;
+	char *text, *dir;
 	size_t len;
 	int err = 0;
 
@@ -1739,23 +1896,19 @@ sksteer_config__parse_file(const char *path,
 		errno = EINVAL;
 		return NULL;
 	}
-	text = read_file(path, &len, &err);
+	/* not only regular files: "sksteer check <(generate)" is fine */
+	text = sk_read_file(path, false, &len, &err, &why);
 	if (!text) {
-		sk_warn("%s: error: cannot read: %s\n", path, read_error(err));
+		sk_warn("%s: error: cannot read: %s\n", path, why);
 		errno = -err;
 		return NULL;
 	}
-	dir = strdup(path);
+	dir = config_dir(path);
 	if (!dir) {
 		free(text);
 		errno = ENOMEM;
 		return NULL;
 	}
-	slash = strrchr(dir, '/');
-	if (slash)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	else
-		strcpy(dir, ".");
 	cfg = parse(text, len, path, dir, opts);
 	if (cfg) {
 		cfg->path = strdup(path);

@@ -322,6 +322,14 @@ if expect_rc check-text 0; then
 	done
 	[ -z "$miss" ] && pass check-text || fail check-text "missing:$miss"
 fi
+# a lenient prefix file: the bad lines skipped are counted, and said once
+printf '198.51.100.0/24\njunk\n203.0.113.0-203.0.113.9\n' >"$T/feed.txt"
+printf 'set f file "feed.txt" lenient\nservice s {\nlisten tcp 0.0.0.0:80\npool a 1\nrule from @f pool a\n}\n' >"$T/lenient.conf"
+run check "$T/lenient.conf"
+expect_rc check-lenient 0 &&
+	has "$T/out" 'f          3 prefixes from "'"$T"'/feed.txt" (1 bad line skipped): 2 IPv4 ranges' &&
+	[ "$(grep -c "feed.txt:2:1: warning: set 'f' is lenient: skipped 1 bad line" "$T/err")" = 1 ] &&
+	pass check-lenient || fail check-lenient "$(cat "$T/out" "$T/err")"
 run -j check "$T/web.conf"
 expect_rc check-json 0 && okj check-json pyj "$T/out" "
 assert d['ok'] is True and d['file'].endswith('web.conf')
@@ -724,6 +732,18 @@ experr explain-bad-payload "odd number of hex digits in a byte at character 3" \
 	explain -s web --from 203.0.113.5 --to 127.0.0.1 --payload abc "$T/web.conf"
 experr explain-bad-payload2 "'g' at character 2 is not a hex digit" \
 	explain -s web --from 203.0.113.5 --to 127.0.0.1 --payload 0g "$T/web.conf"
+# the largest payloads UDP carries: 65,507 bytes over IPv4, 65,527 over IPv6
+big=$(printf '%0131014d' 0) # 65,507 bytes in hex
+run explain -s dns --from 203.0.113.5 --to 127.0.0.1 --payload "$big" "$T/web.conf"
+expect_rc explain-payload-max4 0 && pass explain-payload-max4
+experr explain-payload-over4 \
+	"65508 bytes, more than a UDP datagram over IPv4 carries (65507)" \
+	explain -s dns --from 203.0.113.5 --to 127.0.0.1 --payload "${big}00" "$T/web.conf"
+big=$(printf '%0131054d' 0)
+run explain -s dns --from 2001:db8::1 --to ::1 --payload "$big" "$T/web.conf"
+expect_rc explain-payload-max6 0 && pass explain-payload-max6
+experr explain-payload-over6 "more than 65527 bytes (UDP carries at most 65507 over IPv4, 65527 over IPv6)" \
+	explain -s dns --from 2001:db8::1 --to ::1 --payload "${big}00" "$T/web.conf"
 run -j explain -s dns --proto tcp --from 203.0.113.5 --to 127.0.0.1 "$T/web.conf"
 okj explain-error-json pyj "$T/out" "assert 'tcp' in d['error'] and 'udp' in d['error'], d"
 

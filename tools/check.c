@@ -217,6 +217,9 @@ static void print_set_text(const struct tool_set *s)
 	       s->nprefixes == 1 ? "" : "es");
 	if (s->path)
 		printf(" from \"%s\"", s->path);
+	if (s->skipped)
+		printf(" (%zu bad line%s skipped)", s->skipped,
+		       s->skipped == 1 ? "" : "s");
 	printf(": %zu IPv4 range%s, %zu IPv6 range%s after merging\n",
 	       s->ranges4, s->ranges4 == 1 ? "" : "s", s->ranges6,
 	       s->ranges6 == 1 ? "" : "s");
@@ -237,6 +240,7 @@ static void print_sets_json(const struct sksteer_config *cfg,
 		jw_string_field(json_wtr, "file", s.path);
 		jw_uint_field(json_wtr, "line", (uint64_t)s.line);
 		jw_uint_field(json_wtr, "prefixes", s.nprefixes);
+		jw_uint_field(json_wtr, "skipped_lines", s.skipped);
 		jw_uint_field(json_wtr, "ranges4", s.ranges4);
 		jw_uint_field(json_wtr, "ranges6", s.ranges6);
 		jw_end_object(json_wtr);

@@ -15,8 +15,19 @@
 #include "main.h"
 #include "model.h"
 
-/* a SYN or a datagram: more than any MTU, and offsets stop at 65535 */
-#define MAX_PAYLOAD 65000
+/*
+ * The most payload a packet carries: an IPv4 datagram is at most 65,535
+ * bytes with its 20-byte header, an IPv6 payload at most 65,535 bytes after
+ * its fixed header (jumbograms never reach a socket); less 8 bytes of UDP
+ * or 20 of TCP header. UDP over IPv4: 65,507; over IPv6: 65,527.
+ */
+#define MAX_PAYLOAD 65527
+
+static size_t max_payload(int family, int proto)
+{
+	return (family == AF_INET ? 65535 - 20 : 65535) -
+	       (proto == IPPROTO_UDP ? 8 : 20);
+}
 
 enum {
 	OPT_FROM = 256,
@@ -185,7 +196,9 @@ static bool parse_payload(const char *s, uint8_t **out, size_t *len)
 			return false;
 		}
 		if (n >= MAX_PAYLOAD) {
-			p_err("explain: --payload: more than %d bytes",
+			p_err("explain: --payload: more than %d bytes (UDP "
+			      "carries at most 65507 over IPv4, 65527 over "
+			      "IPv6)",
 			      MAX_PAYLOAD);
 			free(buf);
 			return false;
@@ -823,6 +836,19 @@ static int do_explain(int argc, char **argv)
 	}
 	fmt_addr(from.family, &from.addr, x.src, sizeof(x.src));
 	fmt_addr(to.family, &to.addr, x.dst, sizeof(x.dst));
+	if (payload_len >
+	    max_payload(from.family, sksteer_service__protocol(x.svc))) {
+		int proto = sksteer_service__protocol(x.svc);
+
+		p_err("explain: --payload: %zu bytes, more than a %s over %s "
+		      "carries (%zu)",
+		      payload_len,
+		      proto == IPPROTO_UDP ? "UDP datagram" : "TCP SYN",
+		      from.family == AF_INET ? "IPv4" : "IPv6",
+		      max_payload(from.family, proto));
+		ret = 1;
+		goto out_free_svcs;
+	}
 	x.flow.payload = payload;
 	x.flow.payload_len = payload_len;
 	x.payload = payload;

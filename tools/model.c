@@ -32,6 +32,7 @@ void tool_set_get(const struct sksteer_config *cfg,
 	out->file = s->loc.file;
 	out->line = s->loc.line;
 	out->nprefixes = s->nprefixes;
+	out->skipped = s->nskipped;
 	out->ranges4 = s->addrs.n4;
 	out->ranges6 = s->addrs.n6;
 }

@@ -20,6 +20,7 @@ struct tool_set {
 	const char *file; /* where it is defined */
 	int line;
 	size_t nprefixes;
+	size_t skipped; /* bad lines a lenient prefix file skipped */
 	size_t ranges4, ranges6; /* after merging */
 };
 

@@ -33,7 +33,8 @@ static void put(const char *name, const char *text)
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const files[] = { "a.txt", "b.txt", "bad.txt", "empty.txt" };
+static const char *const files[] = { "a.txt",	  "b.txt",     "bad.txt",
+				     "empty.txt", "range.txt", "rir.txt" };
 
 static void cleanup(void)
 {
@@ -61,6 +62,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	put("b.txt", "198.51.100.7\n198.51.100.8/29\n::/0\n");
 	put("bad.txt", "198.51.100.1/24\n");
 	put("empty.txt", "# nothing\n");
+	put("range.txt", "\xef\xbb\xbf"
+			 "198.51.100.3-198.51.100.17 ; odd\r\n"
+			 "2001:db8::5 - 2001:db8::1:0\r\nbad-line\r\n");
+	put("rir.txt", "2|apnic|20240101|4|19830613|20240101|+1000\n"
+		       "apnic|*|ipv4|*|2|summary\n"
+		       "apnic|CN|ipv4|198.51.100.0|200|20110414|allocated\n"
+		       "apnic|JP|ipv4|203.0.113.0|256|20110414|assigned|x\n"
+		       "apnic|CN|ipv6|2001:db8::|48|20110414|allocated\n"
+		       "apnic||ipv4|203.0.113.0|8||available\n");
 	return 0;
 }
 
