@@ -72,6 +72,7 @@
 
 #include "main.h"
 #include "model.h"
+#include "run_ctl.h"
 #include "run_guard.h"
 
 extern char **environ;
@@ -160,6 +161,7 @@ struct sup {
 	size_t ncfgs;
 	unsigned long next_id;
 	int sigfd, ctlfd, lockfd, devnull;
+	struct ctl ctl; /* the control socket's connections */
 	char *pid_path, *sock_path;
 	pid_t self;
 	bool started; /* every first worker is running */
@@ -2201,40 +2203,26 @@ static void reconcile(struct sup *s, struct svc_ent *e)
 
 /* ---- the control socket ---- */
 
-static void ctl_serve(struct sup *s)
+/* A request on the control socket; the reply (see ctl_fn). */
+static char *ctl_request(void *arg, int fd, const char *req, size_t *len)
 {
-	struct timeval tv = { .tv_sec = 2 };
+	struct sup *s = arg;
 	struct sbuf rep = { 0 };
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	char req[64];
-	ssize_t n;
-	int c;
 
-	c = accept4(s->ctlfd, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
-		return;
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	n = recv(c, req, sizeof(req) - 1, 0);
-	if (n <= 0)
-		goto out;
-	req[n] = '\0';
 	/* the socket is 0600, but say no to anyone else all the same */
-	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &clen) ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) ||
+	    (cred.uid != 0 && cred.uid != geteuid()))
 		sb_printf(&rep, "error\npermission denied\n");
-	} else if (!strcmp(req, "reload")) {
+	else if (!strcmp(req, "reload"))
 		do_reload(s, &rep);
-	} else {
+	else
 		sb_printf(&rep, "error\nunknown request '%.32s'\n", req);
-	}
 	if (rep.len > CTL_MSG_MAX)
 		rep.len = CTL_MSG_MAX;
-	send(c, rep.s, rep.len, MSG_NOSIGNAL);
-out:
-	free(rep.s);
-	close(c);
+	*len = rep.len;
+	return rep.s;
 }
 
 /* ---- the loop ---- */
@@ -2246,12 +2234,14 @@ out:
  */
 static void loop_once(struct sup *s, int64_t deadline, bool defer)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[2 + CTL_CONNS_MAX] = {
 		{ .fd = s->sigfd, .events = POLLIN },
-		{ .fd = s->ctlfd, .events = POLLIN },
 	};
 	struct signalfd_siginfo si;
-	int timeout = timers(s);
+	int timeout = timers(s), ct;
+	/* a reload in progress serves no other request: they wait */
+	bool ctl = !defer && s->ctlfd >= 0;
+	unsigned int nctl = ctl ? ctl_pollfds(&s->ctl, pfd + 1) : 0;
 
 	if (deadline) {
 		int64_t left = deadline - now_ms();
@@ -2261,7 +2251,10 @@ static void loop_once(struct sup *s, int64_t deadline, bool defer)
 		if (timeout < 0 || left < timeout)
 			timeout = (int)left;
 	}
-	if (poll(pfd, defer || s->ctlfd < 0 ? 1 : 2, timeout) < 0) {
+	ct = ctl ? ctl_timeout(&s->ctl, now_ms()) : -1;
+	if (ct >= 0 && (timeout < 0 || ct < timeout))
+		timeout = ct;
+	if (poll(pfd, 1 + nctl, timeout) < 0) {
 		if (errno != EINTR)
 			logm(s, "poll: %s", strerror(errno));
 		return;
@@ -2292,8 +2285,8 @@ static void loop_once(struct sup *s, int64_t deadline, bool defer)
 			}
 		}
 	}
-	if (!defer && s->ctlfd >= 0 && (pfd[1].revents & POLLIN))
-		ctl_serve(s);
+	if (ctl)
+		ctl_events(&s->ctl, pfd + 1, nctl, now_ms(), ctl_request, s);
 	timers(s);
 	reap(s);
 }
@@ -2423,6 +2416,7 @@ static int setup_runtime(struct sup *s)
 		p_err("control socket %s: %s", s->sock_path, strerror(errno));
 		return -1;
 	}
+	ctl_init(&s->ctl, s->ctlfd);
 	return 0;
 
 err_close:
@@ -2433,6 +2427,7 @@ err_close:
 static void cleanup_runtime(struct sup *s)
 {
 	if (s->ctlfd >= 0) {
+		ctl_close_all(&s->ctl);
 		close(s->ctlfd);
 		unlink(s->sock_path);
 	}
