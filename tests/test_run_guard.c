@@ -98,40 +98,44 @@ static int helper(const char *mode)
 {
 	struct sock_filter ret0 = BPF_STMT(BPF_RET | BPF_K, 0);
 	struct sock_fprog prog = { .len = 1, .filter = &ret0 };
-	char exe[512], *slash, hi[16];
-	int minus1 = -1, zero = 0, big = 1 << 16;
+	int minus1 = -1, zero = 0, big = 1 << 16, len;
+	char exe[512], *slash, line[512];
 	ssize_t n;
 	long r;
 
-	fprintf(stderr, "guard %s %s: cbpf=%s", getenv("SKSTEER_POOL"),
-		getenv("SKSTEER_INDEX"),
-		try_opt(SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)));
+	len = snprintf(line, sizeof(line), "guard %s %s: cbpf=%s",
+		       getenv("SKSTEER_POOL"), getenv("SKSTEER_INDEX"),
+		       try_opt(SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)));
 	if (!strcmp(mode, "all")) {
-		fprintf(stderr, " ebpf=%s",
-			try_opt(SO_ATTACH_REUSEPORT_EBPF, &minus1,
-				sizeof(minus1)));
-		fprintf(stderr, " detach=%s",
-			try_opt(SO_DETACH_REUSEPORT_BPF, &zero, sizeof(zero)));
-		fprintf(stderr, " detach_filter=%s",
-			try_opt(SO_DETACH_FILTER, &zero, sizeof(zero)));
+		const char *ebpf = try_opt(SO_ATTACH_REUSEPORT_EBPF, &minus1,
+					   sizeof(minus1));
+		const char *det =
+			try_opt(SO_DETACH_REUSEPORT_BPF, &zero, sizeof(zero));
+		const char *detf =
+			try_opt(SO_DETACH_FILTER, &zero, sizeof(zero));
+		const char *hi, *rcv, *uring;
+
 		/* the kernel reads level and option as int: so must the
 		 * filter, or high bits would slip past it */
 		r = syscall(SYS_setsockopt, 3L,
 			    (long)(SOL_SOCKET | (1UL << 32)),
 			    (long)(SO_ATTACH_REUSEPORT_CBPF | (1UL << 32)),
 			    &prog, (long)sizeof(prog));
-		snprintf(hi, sizeof(hi), "%s",
-			 !r		? "ok" :
-			 errno == EPERM ? "EPERM" :
-					  strerrorname_np(errno));
-		fprintf(stderr, " high_bits=%s", hi);
-		fprintf(stderr, " rcvbuf=%s",
-			try_opt(SO_RCVBUF, &big, sizeof(big)));
+		hi = !r		    ? "ok" :
+		     errno == EPERM ? "EPERM" :
+				      strerrorname_np(errno);
+		rcv = try_opt(SO_RCVBUF, &big, sizeof(big));
 		r = syscall(__NR_io_uring_setup, 1, NULL);
-		fprintf(stderr, " io_uring=%s",
-			errno == EPERM ? "EPERM" : "not-EPERM");
+		uring = r < 0 && errno == EPERM ? "EPERM" : "not-EPERM";
+		len += snprintf(line + len, sizeof(line) - (size_t)len,
+				" ebpf=%s detach=%s detach_filter=%s "
+				"high_bits=%s rcvbuf=%s io_uring=%s",
+				ebpf, det, detf, hi, rcv, uring);
 	}
-	fprintf(stderr, "\n");
+	/* one write: the workers share the log */
+	len += snprintf(line + len, sizeof(line) - (size_t)len, "\n");
+	if (write(2, line, (size_t)len) != len)
+		return 127;
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
 		return 127;
@@ -503,5 +507,53 @@ TEST(run_services_clash)
 				  "as service 'a' (line 1) does") &&
 		      !strstr(log, "another program"),
 	      "run: status %#x: %s", st, log);
+	free(log);
+}
+
+/*
+ * eBPF pins: the directories a nested --pin-root needed are removed with
+ * the pins when the supervisor stops; a --pin-root that is a directory
+ * but not on a bpffs is refused with that reason, not "Not a directory".
+ */
+TEST(run_pin_root)
+{
+	const char *const cmd[] = { "/bin/sleep", "1000", NULL };
+	char why[256], nested[420], top[400], pins[500], *log;
+	const char *args[] = { "--pin-root", nested, NULL };
+	struct stat sb;
+	struct ru_sup s;
+	int st;
+
+	if (!ru_backend_ok("ebpf", why, sizeof(why)))
+		SKIP("%s", why);
+	setup();
+	ru_write("one.conf",
+		 "service one {\n    listen tcp 0.0.0.0:%d\n"
+		 "    backend ebpf\n    pool a 1\n}\n",
+		 PORT);
+	snprintf(top, sizeof(top), "%s/x", ru_pin);
+	snprintf(nested, sizeof(nested), "%s/y/z", top);
+	snprintf(pins, sizeof(pins), "%s/one/meta", nested);
+	ru_start(&s, "one", "one.conf", args, cmd);
+	ru_ready(&s);
+	CHECK(!stat(pins, &sb), "%s: %s", pins, strerror(errno));
+	st = ru_stop(&s, SIGTERM, 5000);
+	CHECK(st == 0, "exit status %#x", st);
+	CHECK(stat(top, &sb) && errno == ENOENT,
+	      "%s is left after the supervisor stopped", top);
+	if (tl_failed())
+		ru_dump_log(&s);
+
+	/* a directory, not on a bpffs */
+	snprintf(nested, sizeof(nested), "%s", ru_dir);
+	ru_start(&s, "one2", "one.conf", args, cmd);
+	st = ru_wait_exit(&s, 3000);
+	log = ru_slurp(s.log);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1 &&
+		      strstr(log, "which is not on a bpffs") &&
+		      strstr(log, "the pin directory is not on a bpffs "
+				  "(see --pin-root)") &&
+		      !strstr(log, "Not a directory"),
+	      "--pin-root %s: status %#x: %s", ru_dir, st, log);
 	free(log);
 }

@@ -1880,7 +1880,10 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 			snprintf(why, sizeof(why),
 				 "service '%s': creating its group: %s",
 				 sksteer_service__name(p->nsvc),
-				 strerror(errno));
+				 errno == EMEDIUMTYPE ?
+					 "the pin directory is not on a "
+					 "bpffs (see --pin-root)" :
+					 strerror(errno));
 			goto fail;
 		}
 	}
@@ -2818,7 +2821,11 @@ static int do_run(int argc, char **argv)
 		e->svc = svcs[i];
 		e->grp = group_create(s, svcs[i]);
 		if (!e->grp) {
-			p_err("service '%s': %s", e->name, strerror(errno));
+			p_err("service '%s': creating its group: %s", e->name,
+			      errno == EMEDIUMTYPE ?
+				      "the pin directory is not on a bpffs "
+				      "(see --pin-root)" :
+				      strerror(errno));
 			free(e->name);
 			free(e->pinned);
 			free(e);
