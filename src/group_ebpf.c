@@ -46,6 +46,9 @@ struct ebpf_state {
 	uint64_t counters_since;
 	int meta_fd;
 	bool claimed; /* the pin directory and its meta are ours */
+	/* the topmost directory above the pins that this group created,
+	 * removed again (when empty) with them */
+	char *made_above;
 	bool pinned; /* the counters too */
 };
 
@@ -224,6 +227,27 @@ static int lock_parent(const char *dir)
 	return fd;
 }
 
+/*
+ * rmdir the directories above @path up to @made (which this group
+ * created), stopping at the first that is not empty: another group may
+ * pin beside ours.
+ */
+static void rm_made(const char *path, const char *made)
+{
+	char tmp[PATH_MAX], *slash;
+	size_t nm;
+
+	if (!made || snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return;
+	nm = strlen(made);
+	while ((slash = strrchr(tmp, '/')) && slash != tmp) {
+		*slash = '\0';
+		if (strlen(tmp) < nm || strncmp(tmp, made, nm) ||
+		    (tmp[nm] && tmp[nm] != '/') || rmdir(tmp))
+			return;
+	}
+}
+
 static void unpin(struct sksteer_group *grp)
 {
 	int lock;
@@ -236,6 +260,7 @@ static void unpin(struct sksteer_group *grp)
 	unpin_dir(grp->pin_path);
 	if (lock >= 0)
 		close(lock);
+	rm_made(grp->pin_path, ((struct ebpf_state *)grp->priv)->made_above);
 }
 
 #define BPFFS_DEFAULT "/sys/fs/bpf"
@@ -262,9 +287,10 @@ static int ensure_bpffs(const char *path)
 	}
 	if (sfs.f_type == BPF_FS_MAGIC)
 		return 0;
+	/* EMEDIUMTYPE: a file system of the wrong type, not a failure */
 	if (strncmp(path, BPFFS_DEFAULT "/", strlen(BPFFS_DEFAULT) + 1) ||
 	    strcmp(dir, BPFFS_DEFAULT))
-		return -ENOTDIR;
+		return -EMEDIUMTYPE;
 	if (mount("bpf", BPFFS_DEFAULT, "bpf", 0, "mode=0700"))
 		return -errno;
 	sk_info("mounted a bpffs on %s for the counters of running groups\n",
@@ -272,8 +298,9 @@ static int ensure_bpffs(const char *path)
 	return 0;
 }
 
-/* mkdir -p of the directories above @dir */
-static int make_parents(const char *dir)
+/* mkdir -p of the directories above @dir; the first one created in
+ * *@made (when @made and none is recorded yet) */
+static int make_parents(const char *dir, char **made)
 {
 	char tmp[PATH_MAX], *p;
 
@@ -283,8 +310,12 @@ static int make_parents(const char *dir)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -errno;
+		if (mkdir(tmp, 0755)) {
+			if (errno != EEXIST)
+				return -errno;
+		} else if (made && !*made) {
+			*made = strdup(tmp);
+		}
 		*p = '/';
 	}
 	return 0;
@@ -293,7 +324,7 @@ static int make_parents(const char *dir)
 /* mkdir -p with owner-only permissions for the last component */
 static int make_pin_dir(const char *dir)
 {
-	int err = make_parents(dir);
+	int err = make_parents(dir, NULL);
 
 	if (err)
 		return err;
@@ -430,25 +461,39 @@ static int pin_claim_locked(struct sksteer_group *grp);
  */
 static int pin_claim(struct sksteer_group *grp)
 {
+	struct ebpf_state *st;
 	int err, lock;
 
 	err = ensure_bpffs(grp->pin_path);
-	if (err) {
-		sk_warn("service '%s': %s is not on a bpffs and none could be "
-			"mounted (%s): mount -t bpf bpf /sys/fs/bpf, or pin "
-			"elsewhere on one\n",
-			grp->svc->name, grp->pin_path, strerror(-err));
+	if (err == -EMEDIUMTYPE) {
+		sk_warn("service '%s': its pins would go to %s, which is not "
+			"on a bpffs: mount one there (mount -t bpf bpf DIR), "
+			"or pin under %s\n",
+			grp->svc->name, grp->pin_path, BPFFS_DEFAULT);
 		return err;
 	}
-	err = make_parents(grp->pin_path);
+	if (err) {
+		sk_warn("service '%s': %s is not on a bpffs, and mounting one "
+			"on %s failed: %s\n",
+			grp->svc->name, grp->pin_path, BPFFS_DEFAULT,
+			strerror(-err));
+		return err;
+	}
+	st = state(grp);
+	if (!st)
+		return -ENOMEM;
+	err = make_parents(grp->pin_path, &st->made_above);
 	lock = err ? err : lock_parent(grp->pin_path);
 	if (lock < 0) {
 		sk_warn("service '%s': creating the directories above %s: %s\n",
 			grp->svc->name, grp->pin_path, strerror(-lock));
+		rm_made(grp->pin_path, st->made_above);
 		return lock;
 	}
 	err = pin_claim_locked(grp);
 	close(lock);
+	if (err)
+		rm_made(grp->pin_path, st->made_above);
 	return err;
 }
 
@@ -627,6 +672,7 @@ static void ebpf_detach(struct sksteer_group *grp)
 		setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused,
 			   sizeof(unused));
 	sk_ebpf_free(st->gen);
+	free(st->made_above);
 	if (st->meta_fd >= 0)
 		close(st->meta_fd);
 	close(st->counters_fd);
@@ -660,8 +706,9 @@ static bool path_nested(const char *a, size_t na, const char *b, size_t nb)
 int sk_group_ebpf_move_pins(struct sksteer_group *grp, const char *dir)
 {
 	size_t n = strlen(dir), no = strlen(grp->pin_path);
+	struct ebpf_state *st = grp->priv;
+	char *copy, *made = NULL;
 	int err, tries, lock;
-	char *copy;
 
 	/* "a/b/" is "a/b" */
 	while (n > 1 && dir[n - 1] == '/')
@@ -679,7 +726,7 @@ int sk_group_ebpf_move_pins(struct sksteer_group *grp, const char *dir)
 	copy = strndup(dir, n);
 	if (!copy)
 		return -ENOMEM;
-	err = make_parents(copy);
+	err = make_parents(copy, &made);
 	lock = err ? err : lock_parent(copy);
 	err = lock < 0 ? lock : 0;
 	/* a second try after a directory a dead process left is removed */
@@ -705,8 +752,18 @@ int sk_group_ebpf_move_pins(struct sksteer_group *grp, const char *dir)
 			err == -EXDEV ? " (not on the same bpffs)" : "");
 	}
 	if (err) {
+		rm_made(copy, made);
+		free(made);
 		free(copy);
 		return err;
+	}
+	/* the directories made for the old path go with it, when empty */
+	if (st) {
+		rm_made(grp->pin_path, st->made_above);
+		free(st->made_above);
+		st->made_above = made;
+	} else {
+		free(made);
 	}
 	free(grp->pin_path);
 	grp->pin_path = copy;

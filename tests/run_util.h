@@ -678,7 +678,7 @@ static inline int ru_udp(const char *src, const char *dst, uint16_t port,
 	}
 	line[n] = '\0';
 	if (!ru_parse(line, a)) {
-		snprintf(why, whysz, "unexpected answer '%s'", line);
+		snprintf(why, whysz, "unexpected answer '%.100s'", line);
 		return -1;
 	}
 	return 0;

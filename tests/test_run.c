@@ -175,7 +175,7 @@ TEST(run_socket_activation)
 	for (i = 0; i < n; i++) {
 		pid_t w = kids[i];
 		int fds[16] = { 0 }, nf = ru_fds(w, fds, 16), idx;
-		char want[16], pool[65];
+		char want[16], pool[1024];
 
 		CHECK(nf == 4 && fds[0] == 0 && fds[1] == 1 && fds[2] == 2 &&
 			      fds[3] == 3,

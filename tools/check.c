@@ -501,6 +501,8 @@ static int do_check(int argc, char **argv)
 	struct sksteer_config *cfg;
 	struct verdict *v = NULL;
 	int c, ret, n, i, bad = 0;
+	char clash[1024];
+	bool clashes;
 	struct tool_set s;
 	size_t k, nsets;
 
@@ -545,6 +547,9 @@ static int do_check(int argc, char **argv)
 		if (v[i].resolved == SKSTEER_BACKEND_DEFAULT)
 			bad++;
 	}
+	/* 'run' refuses them: so does check */
+	clashes = services_clash(svcs, (size_t)n, path, clash, sizeof(clash));
+	bad += clashes;
 
 	nsets = tool_set_cnt(cfg, NULL);
 	if (json_output) {
@@ -576,6 +581,8 @@ static int do_check(int argc, char **argv)
 		if (v[i].resolved == SKSTEER_BACKEND_DEFAULT)
 			p_err("%s: service '%s' cannot be used: %s", path,
 			      sksteer_service__name(svcs[i]), v[i].reason);
+	if (clashes)
+		p_err("%s", clash);
 	if (!json_output) {
 		if (bad)
 			printf("%s: %d of %d service%s cannot be used\n", path,

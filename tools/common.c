@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 
 #include "main.h"
+#include "model.h"
 
 struct sksteer_config *load_config(const char *path)
 {
@@ -56,6 +57,67 @@ int select_services(const struct sksteer_config *cfg, const char *path,
 	}
 	*out = svcs;
 	return 1;
+}
+
+/* the same protocol, address and port (0 asks for a free one) */
+static bool same_listen_addr(const struct sksteer_service *a,
+			     const struct sksteer_service *b)
+{
+	socklen_t la, lb;
+	const struct sockaddr *sa = sksteer_service__listen_addr(a, &la);
+	const struct sockaddr *sb = sksteer_service__listen_addr(b, &lb);
+
+	if (sksteer_service__protocol(a) != sksteer_service__protocol(b) ||
+	    sa->sa_family != sb->sa_family)
+		return false;
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const void *)sa;
+		const struct sockaddr_in6 *b6 = (const void *)sb;
+
+		return a6->sin6_port && a6->sin6_port == b6->sin6_port &&
+		       !memcmp(&a6->sin6_addr, &b6->sin6_addr,
+			       sizeof(a6->sin6_addr));
+	}
+	{
+		const struct sockaddr_in *a4 = (const void *)sa;
+		const struct sockaddr_in *b4 = (const void *)sb;
+
+		return a4->sin_port && a4->sin_port == b4->sin_port &&
+		       a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	}
+}
+
+bool services_clash(struct sksteer_service *const *svcs, size_t n,
+		    const char *path, char *why, size_t whysz)
+{
+	size_t i, j;
+
+	for (j = 1; j < n; j++) {
+		for (i = 0; i < j; i++) {
+			const struct sksteer_service *a = svcs[i], *b = svcs[j];
+			char addr[INET6_ADDRSTRLEN + 16];
+			socklen_t len;
+
+			if (!same_listen_addr(a, b))
+				continue;
+			fmt_sockaddr(sksteer_service__listen_addr(a, &len),
+				     addr, sizeof(addr));
+			snprintf(why, whysz,
+				 "%s:%d: service '%s' listens on %s %s, as "
+				 "service '%s' (line %d) does: the kernel "
+				 "would put the sockets of both in one "
+				 "reuseport group, where the program of each "
+				 "steers the other's traffic too; give one of "
+				 "them another address or port",
+				 path, tool_service_line(b),
+				 sksteer_service__name(b),
+				 proto_name(sksteer_service__protocol(b)), addr,
+				 sksteer_service__name(a),
+				 tool_service_line(a));
+			return true;
+		}
+	}
+	return false;
 }
 
 const char *rule_body(const struct sksteer_service *svc, size_t idx)

@@ -93,6 +93,14 @@ struct sksteer_config *load_config(const char *path);
  */
 int select_services(const struct sksteer_config *cfg, const char *path,
 		    const char *name, struct sksteer_service ***out);
+/*
+ * Do two of the @n services listen on the same protocol, address and
+ * port? Their sockets would form one reuseport group, where each
+ * service's program steers the other's traffic too. True, with the
+ * reason (naming both, and @path's lines) in @why.
+ */
+bool services_clash(struct sksteer_service *const *svcs, size_t n,
+		    const char *path, char *why, size_t whysz);
 /* Rule @idx as written, without the leading "rule" keyword. */
 const char *rule_body(const struct sksteer_service *svc, size_t idx);
 /* Drop the "service 'NAME': " a library message starts with, in place,

@@ -154,6 +154,11 @@ enum sksteer_target_kind tool_default_kind(const struct sksteer_service *svc)
 	return svc->deflt.kind;
 }
 
+int tool_service_line(const struct sksteer_service *svc)
+{
+	return svc->loc.line;
+}
+
 const char *tool_rule_file(const struct sksteer_service *svc, size_t idx)
 {
 	return idx < svc->nrules ? svc->rules[idx].loc.file : NULL;

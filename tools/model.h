@@ -70,6 +70,8 @@ int tool_ebpf_explain(const struct sksteer_service *svc,
 		      struct sksteer_verdict *v);
 
 /* Where rule @idx is written. */
+/* the line of the service's 'service NAME {' (0: not from a file) */
+int tool_service_line(const struct sksteer_service *svc);
 const char *tool_rule_file(const struct sksteer_service *svc, size_t idx);
 int tool_rule_line(const struct sksteer_service *svc, size_t idx);
 /* Whether rule @idx picks the socket in its pool by payload. */

@@ -61,6 +61,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -71,6 +72,8 @@
 
 #include "main.h"
 #include "model.h"
+#include "run_ctl.h"
+#include "run_guard.h"
 
 extern char **environ;
 
@@ -146,6 +149,8 @@ struct sup {
 	gid_t gid;
 	char *user_name, *user_home, *user_shell;
 	int64_t stop_timeout;
+	/* the workers' seccomp filter; len 0 with --no-seccomp */
+	struct sock_fprog guard;
 
 	/* state */
 	struct svc_ent **svcs;
@@ -156,6 +161,7 @@ struct sup {
 	size_t ncfgs;
 	unsigned long next_id;
 	int sigfd, ctlfd, lockfd, devnull;
+	struct ctl ctl; /* the control socket's connections */
 	char *pid_path, *sock_path;
 	pid_t self;
 	bool started; /* every first worker is running */
@@ -587,34 +593,66 @@ static void overlap_why(const struct sksteer_service *svc, enum overlap how,
 	const char *what = tcp ? "connections" : "datagrams";
 	const char *dual =
 		sksteer_service__dual_stack(svc) ? " (dual-stack)" : "";
+	const char *name = sksteer_service__name(svc);
 
 	switch (how) {
 	case OVERLAP_SAME:
 		snprintf(why, whysz,
-			 "%s %s%s: another socket in this network namespace "
-			 "already %s there, %s: its owner would share the "
-			 "reuseport group or take part of its %s, and the "
-			 "steering would be wrong; is another 'sksteer run' "
-			 "or a server still running?",
-			 proto, a, dual, does, other, what);
+			 "service '%s': %s %s%s: another socket in this "
+			 "network namespace already %s there, %s: its owner "
+			 "would share the reuseport group or take part of its "
+			 "%s, and the steering would be wrong; is another "
+			 "'sksteer run' or a server still running?",
+			 name, proto, a, dual, does, other, what);
 		break;
 	case OVERLAP_SPECIFIC:
 		snprintf(why, whysz,
-			 "%s %s%s: another socket in this network namespace "
-			 "%s on a more specific address, %s: the kernel gives "
-			 "it the %s for that address, and the group would "
-			 "never see them; stop it, or listen on another port",
-			 proto, a, dual, does, other, what);
+			 "service '%s': %s %s%s: another socket in this "
+			 "network namespace %s on a more specific address, "
+			 "%s: the kernel gives it the %s for that address, "
+			 "and the group would never see them; stop it, or "
+			 "listen on another port",
+			 name, proto, a, dual, does, other, what);
 		break;
 	default:
 		snprintf(why, whysz,
-			 "%s %s%s: another socket in this network namespace "
-			 "%s on IPv4, %s: the kernel gives it the IPv4 %s "
-			 "before a dual-stack socket, and the group would "
-			 "never see them; stop it, or listen on another port",
-			 proto, a, dual, does, other, what);
+			 "service '%s': %s %s%s: another socket in this "
+			 "network namespace %s on IPv4, %s: the kernel gives "
+			 "it the IPv4 %s before a dual-stack socket, and the "
+			 "group would never see them; stop it, or listen on "
+			 "another port",
+			 name, proto, a, dual, does, other, what);
 		break;
 	}
+}
+
+/*
+ * The error of port_check() for a service that runs: the socket in the
+ * way came after its group, and takes its traffic now.
+ */
+static void joined_why(const struct sksteer_service *svc, enum overlap how,
+		       const char *a, const char *other, char *why,
+		       size_t whysz)
+{
+	bool tcp = sksteer_service__protocol(svc) == IPPROTO_TCP;
+	const char *what = tcp ? "connections" : "datagrams";
+	const char *where = how == OVERLAP_SAME ?
+				    "joined its reuseport group" :
+			    how == OVERLAP_SPECIFIC ?
+				    "is bound to a more specific address" :
+				    "is bound to its port on IPv4";
+	const char *takes = how == OVERLAP_SAME ? "part of the service's" :
+						  "all of that address's";
+
+	snprintf(why, whysz,
+		 "service '%s': %s %s%s: a socket that is not the "
+		 "supervisor's %s since the group was made, %s: the kernel "
+		 "gives it %s %s, which the steering cannot see; stop its "
+		 "owner (nothing is changed until then)",
+		 sksteer_service__name(svc),
+		 proto_name(sksteer_service__protocol(svc)), a,
+		 sksteer_service__dual_stack(svc) ? " (dual-stack)" : "", where,
+		 other, takes, what);
 }
 
 /*
@@ -630,7 +668,7 @@ static void overlap_why(const struct sksteer_service *svc, enum overlap how,
  * check.
  */
 static int port_check(const struct sksteer_service *svc, const ino_t *own,
-		      size_t nown, char *why, size_t whysz)
+		      size_t nown, bool running, char *why, size_t whysz)
 {
 	static const char *const files[2][2] = {
 		{ "/proc/net/udp", "/proc/net/udp6" },
@@ -727,7 +765,10 @@ static int port_check(const struct sksteer_service *svc, const ino_t *own,
 	snprintf(other, sizeof(other), "%s%s%s:%u (inode %lu, uid %u%s)",
 		 strchr(b, ':') ? "[" : "", b, strchr(b, ':') ? "]" : "", port,
 		 ino, uid, owner);
-	overlap_why(svc, found, a, other, why, whysz);
+	if (running)
+		joined_why(svc, found, a, other, why, whysz);
+	else
+		overlap_why(svc, found, a, other, why, whysz);
 	return -EADDRINUSE;
 }
 
@@ -867,6 +908,7 @@ enum child_stage {
 	STAGE_SETGID,
 	STAGE_SETUID,
 	STAGE_VERIFY,
+	STAGE_SECCOMP,
 	STAGE_EXEC,
 };
 
@@ -888,6 +930,9 @@ static const char *stage_name(int stage)
 		return "changing the user (setresuid)";
 	case STAGE_VERIFY:
 		return "verifying the privilege drop (it could get root back)";
+	case STAGE_SECCOMP:
+		return "installing the seccomp filter that keeps it from "
+		       "changing the steering (see --no-seccomp)";
 	case STAGE_EXEC:
 		return "executing the command";
 	}
@@ -988,6 +1033,16 @@ static void __attribute__((noreturn)) child_fail(int errfd, int stage, int err)
 }
 
 /*
+ * F_DUPFD fails with EINVAL when its lowest descriptor is at or above
+ * RLIMIT_NOFILE, and with EMFILE when none is free below it: both mean
+ * the descriptor limit.
+ */
+static int fd_errno(int err)
+{
+	return err == EINVAL ? EMFILE : err;
+}
+
+/*
  * In the child, between fork and exec. Only async-signal-safe calls: the
  * supervisor is single-threaded, but keep it that way for anyone who
  * changes that.
@@ -1013,15 +1068,16 @@ child_exec(const struct sup *s, const struct worker *w, char **env,
 	 * and /dev/null at 0, and let exec close all the rest.
 	 */
 	errfd = fcntl(errpipe, F_DUPFD_CLOEXEC, top);
+	/* nothing has moved yet: the pipe is still where it was */
 	if (errfd < 0)
-		_exit(127);
+		child_fail(errpipe, STAGE_FDS, fd_errno(errno));
 	dn = fcntl(s->devnull, F_DUPFD_CLOEXEC, top);
 	if (dn < 0)
-		child_fail(errfd, STAGE_FDS, errno);
+		child_fail(errfd, STAGE_FDS, fd_errno(errno));
 	for (i = 0; i < n; i++) {
 		tmp[i] = fcntl(w->socks[i].fd, F_DUPFD_CLOEXEC, top);
 		if (tmp[i] < 0)
-			child_fail(errfd, STAGE_FDS, errno);
+			child_fail(errfd, STAGE_FDS, fd_errno(errno));
 	}
 	for (i = 0; i < n; i++)
 		if (dup2(tmp[i], (int)(3 + i)) < 0) /* clears FD_CLOEXEC */
@@ -1081,6 +1137,13 @@ child_exec(const struct sup *s, const struct worker *w, char **env,
 			sigaction(sig, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* last: from here on the child makes no call the filter refuses */
+	if (s->guard.len) {
+		int gerr = guard_filter_install(&s->guard);
+
+		if (gerr)
+			child_fail(errfd, STAGE_SECCOMP, -gerr);
+	}
 	execvpe(s->cmd[0], s->cmd, env);
 	child_fail(errfd, STAGE_EXEC, errno);
 }
@@ -1092,8 +1155,9 @@ child_exec(const struct sup *s, const struct worker *w, char **env,
 static int worker_start(struct sup *s, struct worker *w, char *why,
 			size_t whysz)
 {
-	char label[160], *pid_slot;
+	char label[160], *pid_slot, hint[192] = "";
 	struct child_err ce;
+	struct rlimit rl;
 	int pfd[2], err;
 	char **env;
 	ssize_t got;
@@ -1129,11 +1193,19 @@ static int worker_start(struct sup *s, struct worker *w, char *why,
 	if (got == (ssize_t)sizeof(ce)) {
 		/* alone in its new group, and it never ran COMMAND */
 		waitpid(pid, NULL, 0);
-		snprintf(why, whysz, "worker %s: %s%s%s: %s", label,
+		if (ce.stage == STAGE_FDS && ce.err == EMFILE &&
+		    !getrlimit(RLIMIT_NOFILE, &rl))
+			snprintf(hint, sizeof(hint),
+				 " (the limit is %llu: the supervisor's "
+				 "descriptors and a copy of each of the "
+				 "worker's %u sockets must fit below it; "
+				 "raise 'ulimit -n')",
+				 (unsigned long long)rl.rlim_cur, w->nsocks);
+		snprintf(why, whysz, "worker %s: %s%s%s: %s%s", label,
 			 stage_name(ce.stage),
 			 ce.stage == STAGE_EXEC ? " " : "",
 			 ce.stage == STAGE_EXEC ? s->cmd[0] : "",
-			 strerror(ce.err));
+			 strerror(ce.err), hint);
 		return -ce.err;
 	}
 	w->pid = pid;
@@ -1673,6 +1745,21 @@ static bool stop_udp_workers(struct sup *s, const struct plan *plan,
  * a configuration that does not parse, compile or apply leaves the
  * running rules and sockets as they were. @rep receives the report.
  */
+/* Two services of the new configuration in one reuseport group. */
+static bool plan_clash(const struct sup *s, const struct plan *plan,
+		       size_t nplan, char *why, size_t whysz)
+{
+	struct sksteer_service **svcs = xcalloc(nplan, sizeof(*svcs));
+	bool clash;
+	size_t i;
+
+	for (i = 0; i < nplan; i++)
+		svcs[i] = (struct sksteer_service *)plan[i].nsvc;
+	clash = services_clash(svcs, nplan, s->file, why, whysz);
+	free(svcs);
+	return clash;
+}
+
 static int do_reload(struct sup *s, struct sbuf *rep)
 {
 	struct sksteer_config *cfg = NULL;
@@ -1734,16 +1821,24 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 
 	/* everything that can be checked before anything changes; the
 	 * supervisor's own sockets are no one else's */
+	if (plan_clash(s, plan, nplan, why, sizeof(why)))
+		goto fail;
 	own_inodes(s, &own, &nown);
 	for (i = 0; i < nplan; i++) {
 		struct plan *p = &plan[i];
 
-		if (!p->old) {
-			err = port_check(p->nsvc, own, nown, why, sizeof(why));
-			if (err)
-				goto fail;
+		/*
+		 * Every service, also one whose update creates no socket:
+		 * a socket of the same owner joins the running group as
+		 * soon as it listens, and one on a more specific address
+		 * takes that address's traffic; both only show here.
+		 */
+		err = port_check(p->old ? p->old->svc : p->nsvc, own, nown,
+				 p->old != NULL, why, sizeof(why));
+		if (err)
+			goto fail;
+		if (!p->old)
 			continue;
-		}
 		if (!same_listen(p->old->grp, p->nsvc, why, sizeof(why)) ||
 		    !same_backend(s, p->old->grp, p->nsvc, why, sizeof(why)) ||
 		    !same_opts(p->old->svc, p->nsvc, why, sizeof(why)))
@@ -1785,7 +1880,10 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 			snprintf(why, sizeof(why),
 				 "service '%s': creating its group: %s",
 				 sksteer_service__name(p->nsvc),
-				 strerror(errno));
+				 errno == EMEDIUMTYPE ?
+					 "the pin directory is not on a "
+					 "bpffs (see --pin-root)" :
+					 strerror(errno));
 			goto fail;
 		}
 	}
@@ -2108,40 +2206,26 @@ static void reconcile(struct sup *s, struct svc_ent *e)
 
 /* ---- the control socket ---- */
 
-static void ctl_serve(struct sup *s)
+/* A request on the control socket; the reply (see ctl_fn). */
+static char *ctl_request(void *arg, int fd, const char *req, size_t *len)
 {
-	struct timeval tv = { .tv_sec = 2 };
+	struct sup *s = arg;
 	struct sbuf rep = { 0 };
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	char req[64];
-	ssize_t n;
-	int c;
 
-	c = accept4(s->ctlfd, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
-		return;
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	n = recv(c, req, sizeof(req) - 1, 0);
-	if (n <= 0)
-		goto out;
-	req[n] = '\0';
 	/* the socket is 0600, but say no to anyone else all the same */
-	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &clen) ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) ||
+	    (cred.uid != 0 && cred.uid != geteuid()))
 		sb_printf(&rep, "error\npermission denied\n");
-	} else if (!strcmp(req, "reload")) {
+	else if (!strcmp(req, "reload"))
 		do_reload(s, &rep);
-	} else {
+	else
 		sb_printf(&rep, "error\nunknown request '%.32s'\n", req);
-	}
 	if (rep.len > CTL_MSG_MAX)
 		rep.len = CTL_MSG_MAX;
-	send(c, rep.s, rep.len, MSG_NOSIGNAL);
-out:
-	free(rep.s);
-	close(c);
+	*len = rep.len;
+	return rep.s;
 }
 
 /* ---- the loop ---- */
@@ -2153,12 +2237,14 @@ out:
  */
 static void loop_once(struct sup *s, int64_t deadline, bool defer)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[2 + CTL_CONNS_MAX] = {
 		{ .fd = s->sigfd, .events = POLLIN },
-		{ .fd = s->ctlfd, .events = POLLIN },
 	};
 	struct signalfd_siginfo si;
-	int timeout = timers(s);
+	int timeout = timers(s), ct;
+	/* a reload in progress serves no other request: they wait */
+	bool ctl = !defer && s->ctlfd >= 0;
+	unsigned int nctl = ctl ? ctl_pollfds(&s->ctl, pfd + 1) : 0;
 
 	if (deadline) {
 		int64_t left = deadline - now_ms();
@@ -2168,7 +2254,10 @@ static void loop_once(struct sup *s, int64_t deadline, bool defer)
 		if (timeout < 0 || left < timeout)
 			timeout = (int)left;
 	}
-	if (poll(pfd, defer || s->ctlfd < 0 ? 1 : 2, timeout) < 0) {
+	ct = ctl ? ctl_timeout(&s->ctl, now_ms()) : -1;
+	if (ct >= 0 && (timeout < 0 || ct < timeout))
+		timeout = ct;
+	if (poll(pfd, 1 + nctl, timeout) < 0) {
 		if (errno != EINTR)
 			logm(s, "poll: %s", strerror(errno));
 		return;
@@ -2199,8 +2288,8 @@ static void loop_once(struct sup *s, int64_t deadline, bool defer)
 			}
 		}
 	}
-	if (!defer && s->ctlfd >= 0 && (pfd[1].revents & POLLIN))
-		ctl_serve(s);
+	if (ctl)
+		ctl_events(&s->ctl, pfd + 1, nctl, now_ms(), ctl_request, s);
 	timers(s);
 	reap(s);
 }
@@ -2330,6 +2419,7 @@ static int setup_runtime(struct sup *s)
 		p_err("control socket %s: %s", s->sock_path, strerror(errno));
 		return -1;
 	}
+	ctl_init(&s->ctl, s->ctlfd);
 	return 0;
 
 err_close:
@@ -2340,6 +2430,7 @@ err_close:
 static void cleanup_runtime(struct sup *s)
 {
 	if (s->ctlfd >= 0) {
+		ctl_close_all(&s->ctl);
 		close(s->ctlfd);
 		unlink(s->sock_path);
 	}
@@ -2471,6 +2562,13 @@ static void help_run(FILE *out)
 		"  -t, --stop-timeout SEC how long workers get to exit after "
 		"SIGTERM before\n"
 		"                         SIGKILL (default %d)\n"
+		"      --no-seccomp       let workers attach or detach "
+		"reuseport programs\n"
+		"                         and use io_uring (by default a "
+		"seccomp filter makes\n"
+		"                         those fail with EPERM, so that "
+		"no worker can change\n"
+		"                         the steering of its group)\n"
 		"\n"
 		"With -j the workers' standard output is the supervisor's "
 		"standard error:\n"
@@ -2524,11 +2622,12 @@ static void sup_free(struct sup *s)
 	free(s->user_name);
 	free(s->user_home);
 	free(s->user_shell);
+	free(s->guard.filter);
 }
 
 static int do_run(int argc, char **argv)
 {
-	enum { OPT_RUNTIME_DIR = 256, OPT_PIN_ROOT };
+	enum { OPT_RUNTIME_DIR = 256, OPT_PIN_ROOT, OPT_NO_SECCOMP };
 	static const struct option opts[] = {
 		COMMON_LONGOPTS,
 		{ "service", required_argument, NULL, 's' },
@@ -2540,8 +2639,10 @@ static int do_run(int argc, char **argv)
 		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
 		{ "pin-root", required_argument, NULL, OPT_PIN_ROOT },
 		{ "stop-timeout", required_argument, NULL, 't' },
+		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 		{ 0 },
 	};
+	bool no_seccomp = false;
 	struct sup sup = {
 		.sigfd = -1,
 		.ctlfd = -1,
@@ -2604,6 +2705,9 @@ static int do_run(int argc, char **argv)
 		case OPT_PIN_ROOT:
 			s->pin_root = optarg;
 			break;
+		case OPT_NO_SECCOMP:
+			no_seccomp = true;
+			break;
 		case 't':
 			if (!parse_seconds(optarg, &s->stop_timeout))
 				return usage_err(&cmd_run,
@@ -2654,6 +2758,12 @@ static int do_run(int argc, char **argv)
 	ret = 1;
 	if (resolve_user(s, user, group))
 		goto out;
+	if (!no_seccomp && guard_filter_build(&s->guard)) {
+		p_err("run: this build has no seccomp filter for this "
+		      "architecture, which keeps workers from changing the "
+		      "steering; run with --no-seccomp to do without it");
+		goto out;
+	}
 	/* signals are read from a signalfd in the loop, nowhere else */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -2689,13 +2799,16 @@ static int do_run(int argc, char **argv)
 		p_err("%s has no service", s->file);
 		goto out;
 	}
+	if (services_clash(svcs, (size_t)nsvc, s->file, why, sizeof(why))) {
+		p_err("%s", why);
+		goto out;
+	}
 	/* the name first: a second start of the same supervisor says so */
 	if (setup_runtime(s))
 		goto out;
 	for (i = 0; i < nsvc; i++) {
-		if (port_check(svcs[i], NULL, 0, why, sizeof(why))) {
-			p_err("service '%s': %s",
-			      sksteer_service__name(svcs[i]), why);
+		if (port_check(svcs[i], NULL, 0, false, why, sizeof(why))) {
+			p_err("%s", why);
 			goto out;
 		}
 	}
@@ -2708,7 +2821,11 @@ static int do_run(int argc, char **argv)
 		e->svc = svcs[i];
 		e->grp = group_create(s, svcs[i]);
 		if (!e->grp) {
-			p_err("service '%s': %s", e->name, strerror(errno));
+			p_err("service '%s': creating its group: %s", e->name,
+			      errno == EMEDIUMTYPE ?
+				      "the pin directory is not on a bpffs "
+				      "(see --pin-root)" :
+				      strerror(errno));
 			free(e->name);
 			free(e->pinned);
 			free(e);
