@@ -230,6 +230,26 @@ static inline bool su_ebpf(void)
 	return su_backend() == SKSTEER_BACKEND_EBPF;
 }
 
+/* Would the running kernel take @conf's classic BPF program? */
+static inline bool su_fits_kernel(const char *conf)
+{
+	struct sksteer_prog_fit fit = { .sz = sizeof(fit) };
+	struct sksteer_config *cfg;
+	struct sksteer_prog *prog;
+	bool fits;
+
+	cfg = sksteer_config__parse_string(conf, strlen(conf), "k.conf", NULL);
+	ASSERT(cfg, "the configuration: %s", tl_messages());
+	prog = sksteer_service__compile(sksteer_config__service(cfg, 0), NULL);
+	ASSERT(prog, "compiling: %s", tl_messages());
+	ASSERT(!sksteer_prog__kernel_fit(prog, &fit), "kernel_fit: %s",
+	       tl_messages());
+	fits = fit.fits;
+	sksteer_prog__free(prog);
+	sksteer_config__free(cfg);
+	return fits;
+}
+
 static inline void su_setup(struct su_group *g, const char *conf)
 {
 	SKSTEER_OPTS(sksteer_group_opts, opts, .backend = su_backend());

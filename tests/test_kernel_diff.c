@@ -402,26 +402,6 @@ static sk_u128 pick6(struct gen_rng *r, const struct sksteer_service *svc)
  * Datagrams from and to addresses on the edges of the service's IPv6
  * ranges, each where the reference matcher says, through the kernel.
  */
-/* Would the running kernel take @conf's classic BPF program? */
-static bool fits_this_kernel(const char *conf)
-{
-	struct sksteer_prog_fit fit = { .sz = sizeof(fit) };
-	struct sksteer_config *cfg;
-	struct sksteer_prog *prog;
-	bool fits;
-
-	cfg = sksteer_config__parse_string(conf, strlen(conf), "k.conf", NULL);
-	ASSERT(cfg, "the configuration: %s", tl_messages());
-	prog = sksteer_service__compile(sksteer_config__service(cfg, 0), NULL);
-	ASSERT(prog, "compiling: %s", tl_messages());
-	ASSERT(!sksteer_prog__kernel_fit(prog, &fit), "kernel_fit: %s",
-	       tl_messages());
-	fits = fit.fits;
-	sksteer_prog__free(prog);
-	sksteer_config__free(cfg);
-	return fits;
-}
-
 static void check_clustered(const char *name, const char *conf,
 			    struct gen_rng *r)
 {
@@ -582,7 +562,7 @@ TEST_TIMEOUT(udp_clustered_ipv6, 180)
 				  "    2001:db8:%x::/64\n", 2 * i + 1);
 		cat(conf, sizeof(conf), len,
 		    "  }\n  rule from @isp pool a\n  default pool b\n}\n");
-		if (su_ebpf() || fits_this_kernel(conf))
+		if (su_ebpf() || su_fits_kernel(conf))
 			break;
 		ASSERT(n >= 80,
 		       "the kernel takes no classic BPF program for "
@@ -615,7 +595,7 @@ TEST_TIMEOUT(udp_clustered_ipv6, 180)
 		    "  }\n  rule from @h payload 0 u8 < 2 pool a\n"
 		    "  rule to @q pool b by payload 1:1\n"
 		    "  rule from 2001:db8:0:1::/64 pool c\n  default hash\n}\n");
-		if (su_ebpf() || fits_this_kernel(conf))
+		if (su_ebpf() || su_fits_kernel(conf))
 			break;
 	}
 	straddle += straddling(conf);
@@ -636,7 +616,7 @@ TEST_TIMEOUT(udp_clustered_ipv6, 180)
 			    "  }\n  rule to @t sport 20000-30000 hash\n"
 			    "  rule from @s payload 0 u8 & 1 == 1 pool a\n"
 			    "  rule to @t pool b\n  default pool b\n}\n");
-			if (su_ebpf() || fits_this_kernel(conf))
+			if (su_ebpf() || su_fits_kernel(conf))
 				break;
 		}
 		straddle += straddling(conf);

@@ -133,7 +133,9 @@ TEST(run_json_killed)
 {
 	const char *const stubborn[] = {
 		"/bin/sh", "-c",
-		"trap '' TERM INT; while :; do sleep 0.1; done", NULL
+		"trap '' TERM INT; echo stubborn-ready >&2; "
+		"while :; do sleep 0.1; done",
+		NULL
 	};
 	const char *const fast_stop[] = { "--stop-timeout", "0.3", NULL };
 	struct split sp;
@@ -144,6 +146,9 @@ TEST(run_json_killed)
 	start_split(&sp, "one", fast_stop, stubborn);
 	ru_ready(&sp.s);
 	ASSERT(ru_wait_children(sp.s.pid, 2, 3000), "not 2 workers");
+	/* the workers ignore SIGTERM only once their trap is set */
+	ASSERT(ru_wait_log(&sp.s, "stubborn-ready", 2, 3000),
+	       "not 2 workers ready");
 	st = ru_stop(&sp.s, SIGTERM, 5000);
 	CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 1,
 	      "exit status %#x", st);
