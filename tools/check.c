@@ -15,7 +15,11 @@ static void help(FILE *out)
 		"Validate FILE (see sksteer.conf(5)) and summarise each service:\n"
 		"listen address, pools and their positions in the group, sets,\n"
 		"rules, default, the backend this process would use and the size\n"
-		"of the classic BPF program.\n"
+		"of the classic BPF program. Each pool's options are applied to a\n"
+		"test socket (unbound, in no group) as run applies them; warnings\n"
+		"name rules that never match (an earlier rule takes all their\n"
+		"packets, or their 'to' misses the listen address) and a default\n"
+		"hash beside pools that set a mark.\n"
 		"\n"
 		"Options:\n"
 		"  -s, --service NAME     only the service NAME\n"
@@ -26,7 +30,8 @@ static void help(FILE *out)
 	fprintf(out,
 		"\n"
 		"Exit status: 0 when every service is valid and usable by this\n"
-		"build and process with its backend, 1 otherwise.\n");
+		"build and process with its backend and pool options (warnings\n"
+		"included), 1 otherwise.\n");
 }
 
 static int do_check(int argc, char **argv);
