@@ -182,6 +182,47 @@ sksteer_service__choose_backend(const struct sksteer_service *svc,
 				enum sksteer_backend want, char *why,
 				size_t why_sz);
 
+/*
+ * Apply @pool's socket options to a throwaway socket of @svc's family and
+ * protocol (unbound, in no group) with the code sksteer_group__create()
+ * uses, and read each one back: what the kernel would refuse at group
+ * creation (an unavailable congestion control, a mark without
+ * CAP_NET_ADMIN, a buffer above its sysctl cap...) is refused here, with
+ * the same message through the print callback. Returns 0 or a negative
+ * errno (-EINVAL when @pool is not @svc's).
+ */
+SKSTEER_API int sksteer_pool__probe_options(const struct sksteer_service *svc,
+					    const struct sksteer_pool *pool);
+
+enum sksteer_lint_kind {
+	/* an earlier rule matches every packet this one would */
+	SKSTEER_LINT_SHADOWED = 1,
+	/* no packet the service receives can match the rule (a 'to' that
+	 * misses a specifically bound listener, from and to of different
+	 * IP versions) */
+	SKSTEER_LINT_NEVER_MATCHES,
+	/* default hash beside pools that set a mark */
+	SKSTEER_LINT_HASH_MARKS,
+};
+
+/* One finding of sksteer_service__lint(). */
+struct sksteer_lint {
+	enum sksteer_lint_kind kind;
+	int rule; /* index of the rule, -1 for the default */
+	int by_rule; /* SKSTEER_LINT_SHADOWED: the earlier rule, else -1 */
+	char text[1024]; /* for people, naming the rules by number and text */
+};
+
+/*
+ * Find what in @svc is valid but almost certainly not meant (see
+ * sksteer(8), check). Fills at most @max entries of @out in rule order
+ * (the default last) and returns the number of findings (possibly more
+ * than @max), or a negative errno. Linear in the size of the sets for
+ * each pair of rules.
+ */
+SKSTEER_API int sksteer_service__lint(const struct sksteer_service *svc,
+				      struct sksteer_lint *out, size_t max);
+
 /* ------------------------------------------------------------------ */
 /* Classic BPF program                                                */
 /* ------------------------------------------------------------------ */

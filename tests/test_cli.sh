@@ -317,7 +317,11 @@ if expect_rc check-text 0; then
 		"clients    2 prefixes: 1 IPv4 range, 1 IPv6 range" \
 		"rules    5" "5  from @clients pool line1 by payload 1" \
 		"default  hash" "default  pool b" "backend  auto: uses $AUTO" \
-		"classic BPF instructions fit on this kernel" "OK (2 services)"; do
+		"classic BPF instructions fit on this kernel" \
+		"options  applied to a test socket and read back: OK (2 pools)" \
+		"options  none set" \
+		"warning  default hash: traffic that matches no rule is spread over every socket of the group, so some of it leaves with the mark of pools 'line1', 'line2' (through their uplinks) at random; send it to one pool with 'default pool NAME'" \
+		"OK (2 services, 1 warning)"; do
 		has "$T/out" "$s" || miss="$miss '$s'"
 	done
 	[ -z "$miss" ] && pass check-text || fail check-text "missing:$miss"
@@ -392,11 +396,75 @@ s = d['services'][0]
 assert d['ok'] is False and s['ok'] is False
 assert s['backend']['requested'] == 'ebpf' and s['backend']['resolved'] is None
 assert 'CAP_BPF' in s['backend']['reason'], s['backend']"
-	run_nobody check "$T/web.conf"
+	run_nobody check -s dns "$T/web.conf"
 	expect_rc check-auto-nobody 0 && has "$T/out" "backend  auto: uses cbpf" &&
 		pass check-auto-nobody ||
 		fail check-auto-nobody "$(grep backend "$T/out")"
+	# mark needs CAP_NET_ADMIN: run would refuse the pool, so check does,
+	# with run's message
+	run_nobody check -s web "$T/web.conf"
+	expect_rc check-mark-nobody 1 &&
+		has "$T/out" "options  pool 'line1' REFUSED on a test socket: mark 0x1 (SO_MARK, needs CAP_NET_ADMIN): the kernel refuses it: Operation not permitted" &&
+		has "$T/err" "service 'web' cannot be used: service 'web', pool 'line1', socket 0: mark 0x1 (SO_MARK, needs CAP_NET_ADMIN): the kernel refuses it: Operation not permitted" &&
+		has "$T/out" "1 of 1 service cannot be used" && pass check-mark-nobody ||
+		fail check-mark-nobody "$(grep options "$T/out") $(cat "$T/err")"
 fi
+# a congestion control this kernel lacks fails in check as in run
+cat >"$T/bbr2.conf" <<'EOF'
+service s {
+    listen tcp 127.0.0.1:0
+    pool a 1
+    pool fast 1 { congestion bbr2; }
+    default pool a
+}
+EOF
+if grep -qw bbr2 /proc/sys/net/ipv4/tcp_available_congestion_control; then
+	skip check-congestion "this kernel has bbr2"
+else
+	run check "$T/bbr2.conf"
+	expect_rc check-congestion 1 &&
+		has "$T/out" "options  pool 'fast' REFUSED on a test socket: congestion bbr2 (TCP_CONGESTION:" &&
+		has "$T/err" "service 's' cannot be used: service 's', pool 'fast', socket 0: congestion bbr2 (TCP_CONGESTION: is it built or loaded" &&
+		has "$T/err" "the kernel refuses it: No such file or directory" &&
+		pass check-congestion || fail check-congestion "$(cat "$T/out" "$T/err" | tail -n 3)"
+	run -j check "$T/bbr2.conf"
+	expect_rc check-congestion-json 1 && okj check-congestion-json pyj "$T/out" "
+o = d['services'][0]['options']
+assert d['ok'] is False and d['services'][0]['ok'] is False
+assert o['pool'] == 'fast' and o['probed'] == 1 and o['ok'] is False, o
+assert 'congestion bbr2 (TCP_CONGESTION' in o['error'], o"
+fi
+
+# rules that never match, and default hash beside marked pools: warnings,
+# exit status 0
+cat >"$T/lint.conf" <<'EOF'
+service s {
+    listen tcp 127.0.0.1:0
+    pool a 1
+    pool b 1 { priority 1; }
+    rule from 198.51.100.0/24                 pool a
+    rule from 198.51.100.128/25 sport 1-99    pool b
+    rule to 127.0.0.2                         pool b
+    rule payload 0 u8 == 1                    pool a
+    rule payload 1 u8 == 2 payload 0 u8 == 1  pool b
+    rule from 203.0.113.0/24                  pool b
+}
+EOF
+run check "$T/lint.conf"
+expect_rc check-lint 0 &&
+	has "$T/out" "warning  rule 2 (from 198.51.100.128/25 sport 1-99 pool b) never matches: rule 1 (from 198.51.100.0/24 pool a) matches every packet it would" &&
+	has "$T/out" "warning  rule 3 (to 127.0.0.2 pool b) never matches: the service listens on 127.0.0.1 only, so every packet it receives is to 127.0.0.1, which its 'to' does not list" &&
+	has "$T/out" "warning  rule 5 (payload 1 u8 == 2 payload 0 u8 == 1 pool b) never matches: rule 4 (payload 0 u8 == 1 pool a) matches every packet it would" &&
+	! has "$T/out" "warning  rule 6" && ! has "$T/out" "default hash:" &&
+	has "$T/out" "OK (1 service, 3 warnings)" && pass check-lint ||
+	fail check-lint "$(grep -E 'warning|OK' "$T/out")"
+run -j check "$T/lint.conf"
+expect_rc check-lint-json 0 && okj check-lint-json pyj "$T/out" "
+w = d['services'][0]['warnings']
+assert d['ok'] is True
+assert [(x['kind'], x['rule'], x.get('by_rule')) for x in w] == [('shadowed', 2, 1), ('never_matches', 3, None), ('shadowed', 5, 4)], w
+assert w[0]['text'].startswith('rule 2 (from 198.51.100.128/25 sport 1-99 pool b) never matches: rule 1'), w"
+
 run check -b foo "$T/web.conf"
 expect_rc check-backend-bad 1 && has "$T/err" "expected cbpf, ebpf or auto" &&
 	pass check-backend-bad || fail check-backend-bad "$(cat "$T/err")"

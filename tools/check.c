@@ -15,7 +15,11 @@ static void help(FILE *out)
 		"Validate FILE (see sksteer.conf(5)) and summarise each service:\n"
 		"listen address, pools and their positions in the group, sets,\n"
 		"rules, default, the backend this process would use and the size\n"
-		"of the classic BPF program.\n"
+		"of the classic BPF program. Each pool's options are applied to a\n"
+		"test socket (unbound, in no group) as run applies them; warnings\n"
+		"name rules that never match (an earlier rule takes all their\n"
+		"packets, or their 'to' misses the listen address) and a default\n"
+		"hash beside pools that set a mark.\n"
 		"\n"
 		"Options:\n"
 		"  -s, --service NAME     only the service NAME\n"
@@ -26,7 +30,8 @@ static void help(FILE *out)
 	fprintf(out,
 		"\n"
 		"Exit status: 0 when every service is valid and usable by this\n"
-		"build and process with its backend, 1 otherwise.\n");
+		"build and process with its backend and pool options (warnings\n"
+		"included), 1 otherwise.\n");
 }
 
 static int do_check(int argc, char **argv);
@@ -37,6 +42,8 @@ const struct cmd cmd_check = {
 	.help = help,
 	.summary = "validate a configuration and summarise it",
 };
+
+struct strict;
 
 struct verdict {
 	enum sksteer_backend requested;
@@ -53,6 +60,7 @@ struct verdict {
 	struct sksteer_prog_fit fit;
 	int fit_err;
 	char fit_text[512];
+	struct strict *st; /* options probed, warnings (strict_check) */
 };
 
 /*
@@ -211,6 +219,140 @@ static const char *family_desc(const struct sksteer_service *svc)
 	return sa->sa_family == AF_INET ? "IPv4 only" : "IPv6 only";
 }
 
+/*
+ * What run would meet beyond the program: each pool's options on a
+ * throwaway socket (the library's own code, so the message is run's) and
+ * the rules and default that are valid but not meant.
+ */
+struct strict {
+	size_t probed; /* pools that set options and were probed */
+	const char *bad_pool; /* the first pool whose options fail */
+	char *opts_err; /* its message */
+	struct sksteer_lint *lint;
+	size_t nlint;
+};
+
+static void strict_check(const struct sksteer_service *svc, struct strict *st)
+{
+	size_t i, n = sksteer_service__pool_cnt(svc);
+	struct tool_opt opts[16];
+	int cnt;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < n && !st->bad_pool; i++) {
+		const struct sksteer_pool *p = sksteer_service__pool(svc, i);
+		int err;
+
+		if (!tool_pool_opts(p, opts, ARRAY_SIZE(opts)))
+			continue;
+		st->probed++;
+		msgs_capture_begin();
+		err = sksteer_pool__probe_options(svc, p);
+		st->opts_err = msgs_capture_end();
+		if (!err) {
+			free(st->opts_err);
+			st->opts_err = NULL;
+			continue;
+		}
+		st->bad_pool = sksteer_pool__name(p);
+		if (!st->opts_err)
+			st->opts_err = strdup(strerror(-err));
+	}
+	cnt = sksteer_service__lint(svc, NULL, 0);
+	if (cnt > 0) {
+		st->lint = calloc((size_t)cnt, sizeof(*st->lint));
+		if (st->lint)
+			st->nlint = (size_t)sksteer_service__lint(svc, st->lint,
+								  (size_t)cnt);
+	}
+}
+
+static void strict_free(struct strict *st)
+{
+	free(st->opts_err);
+	free(st->lint);
+}
+
+static void print_strict_text(const struct strict *st)
+{
+	size_t i;
+
+	if (st->bad_pool) {
+		/* the service and pool are in the line already; the error
+		 * (with run's whole message) follows the summary */
+		const char *why = strstr(st->opts_err, ", socket 0: ");
+
+		printf("  options  pool '%s' REFUSED on a test socket: %s\n",
+		       st->bad_pool, why ? why + 12 : st->opts_err);
+	} else if (st->probed)
+		printf("  options  applied to a test socket and read back: OK "
+		       "(%zu pool%s)\n",
+		       st->probed, st->probed == 1 ? "" : "s");
+	else
+		printf("  options  none set\n");
+	for (i = 0; i < st->nlint; i++)
+		printf("  warning  %s\n", st->lint[i].text);
+}
+
+static const char *lint_kind_name(enum sksteer_lint_kind k)
+{
+	return k == SKSTEER_LINT_SHADOWED      ? "shadowed" :
+	       k == SKSTEER_LINT_NEVER_MATCHES ? "never_matches" :
+	       k == SKSTEER_LINT_HASH_MARKS    ? "default_hash_marks" :
+						 "?";
+}
+
+/* "options" and "warnings" of a service's JSON object */
+static void print_strict_json(const struct strict *st)
+{
+	size_t i;
+
+	jw_name(json_wtr, "options");
+	jw_start_object(json_wtr);
+	jw_uint_field(json_wtr, "probed", st->probed);
+	jw_bool_field(json_wtr, "ok", !st->bad_pool);
+	if (st->bad_pool) {
+		jw_string_field(json_wtr, "pool", st->bad_pool);
+		jw_string_field(json_wtr, "error", st->opts_err);
+	}
+	jw_end_object(json_wtr);
+	jw_name(json_wtr, "warnings");
+	jw_start_array(json_wtr);
+	for (i = 0; i < st->nlint; i++) {
+		const struct sksteer_lint *l = &st->lint[i];
+
+		jw_start_object(json_wtr);
+		jw_string_field(json_wtr, "kind", lint_kind_name(l->kind));
+		if (l->rule >= 0)
+			jw_uint_field(json_wtr, "rule", (uint64_t)l->rule + 1);
+		else
+			jw_null_field(json_wtr, "rule");
+		if (l->by_rule >= 0)
+			jw_uint_field(json_wtr, "by_rule",
+				      (uint64_t)l->by_rule + 1);
+		jw_string_field(json_wtr, "text", l->text);
+		jw_end_object(json_wtr);
+	}
+	jw_end_array(json_wtr);
+}
+
+/* usable by this process: a backend, and pool options the kernel takes */
+static bool usable(const struct verdict *v)
+{
+	return v->resolved != SKSTEER_BACKEND_DEFAULT && !v->st->bad_pool;
+}
+
+/* ", 2 warnings" for the last line, or "" */
+static const char *warn_count(size_t n)
+{
+	static char buf[48];
+
+	if (!n)
+		return "";
+	snprintf(buf, sizeof(buf), ", %zu warning%s", n, n == 1 ? "" : "s");
+	return buf;
+}
+
 static void print_set_text(const struct tool_set *s)
 {
 	printf("    %-10s %zu prefix%s", s->name, s->nprefixes,
@@ -327,6 +469,7 @@ static void print_text(const struct sksteer_config *cfg,
 		printf("  program  %s\n", v->fit_text);
 	else
 		printf("  program  no classic BPF program: %s\n", v->cbpf_err);
+	print_strict_text(v->st);
 }
 
 /* the "kernel" object: the program against this kernel's limit */
@@ -483,7 +626,8 @@ static void print_json(const struct sksteer_config *cfg,
 	if (v->fit.insns)
 		print_fit_json(v);
 	jw_end_object(json_wtr);
-	jw_bool_field(json_wtr, "ok", v->resolved != SKSTEER_BACKEND_DEFAULT);
+	print_strict_json(v->st);
+	jw_bool_field(json_wtr, "ok", usable(v));
 	jw_end_object(json_wtr);
 }
 
@@ -500,6 +644,8 @@ static int do_check(int argc, char **argv)
 	const char *svc_name = NULL, *path;
 	struct sksteer_config *cfg;
 	struct verdict *v = NULL;
+	struct strict *st = NULL;
+	size_t nwarn = 0;
 	int c, ret, n, i, bad = 0;
 	char clash[1024];
 	bool clashes;
@@ -537,14 +683,20 @@ static int do_check(int argc, char **argv)
 		goto out_free_cfg;
 	}
 	v = calloc((size_t)n, sizeof(*v));
-	if (!v) {
+	st = calloc((size_t)n, sizeof(*st));
+	if (!v || !st) {
 		p_err("out of memory");
+		free(v);
+		free(st);
 		ret = 1;
 		goto out_free_svcs;
 	}
 	for (i = 0; i < n; i++) {
 		decide(svcs[i], override, &v[i]);
-		if (v[i].resolved == SKSTEER_BACKEND_DEFAULT)
+		v[i].st = &st[i];
+		strict_check(svcs[i], v[i].st);
+		nwarn += st[i].nlint;
+		if (!usable(&v[i]))
 			bad++;
 	}
 	/* 'run' refuses them: so does check */
@@ -581,6 +733,9 @@ static int do_check(int argc, char **argv)
 		if (v[i].resolved == SKSTEER_BACKEND_DEFAULT)
 			p_err("%s: service '%s' cannot be used: %s", path,
 			      sksteer_service__name(svcs[i]), v[i].reason);
+		else if (st[i].bad_pool)
+			p_err("%s: service '%s' cannot be used: %s", path,
+			      sksteer_service__name(svcs[i]), st[i].opts_err);
 	if (clashes)
 		p_err("%s", clash);
 	if (!json_output) {
@@ -588,8 +743,8 @@ static int do_check(int argc, char **argv)
 			printf("%s: %d of %d service%s cannot be used\n", path,
 			       bad, n, n == 1 ? "" : "s");
 		else
-			printf("%s: OK (%d service%s)\n", path, n,
-			       n == 1 ? "" : "s");
+			printf("%s: OK (%d service%s%s)\n", path, n,
+			       n == 1 ? "" : "s", warn_count(nwarn));
 	} else {
 		/* warnings of the parser, errors above */
 		jw_name(json_wtr, "messages");
@@ -600,9 +755,12 @@ static int do_check(int argc, char **argv)
 	json_report = true;
 	ret = bad ? 1 : 0;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(v[i].cbpf_err);
+		strict_free(&st[i]);
+	}
 	free(v);
+	free(st);
 out_free_svcs:
 	free(svcs);
 out_free_cfg:
