@@ -24,8 +24,9 @@ static void help(FILE *out)
 		"                        several services)\n"
 		"  -f, --format FORMAT   text (tcpdump -d style, the default), c (a\n"
 		"                        struct sock_filter array), bytecode\n"
-		"                        (iproute2 / xt_bpf \"N,code jt jf k,...\")\n"
-		"                        or json (the same as -j)\n",
+		"                        (one line \"N,code jt jf k,...\", to load\n"
+		"                        with SO_ATTACH_REUSEPORT_CBPF from any\n"
+		"                        language) or json (the same as -j)\n",
 		BIN_NAME);
 	print_common_opts(out);
 }
