@@ -42,9 +42,11 @@
  *    any failure before exec through a close-on-exec pipe.
  *  - UDP sockets leave the kernel's reuseport group only when their last
  *    descriptor closes (TCP listeners leave at shutdown(), which the
- *    library uses). A reload that closes UDP sockets therefore stops
- *    their workers first: otherwise the kernel would keep them in the
- *    group while the library renumbers it without them.
+ *    library uses), and a datagram queued in a socket dies with it. A
+ *    reload that closes UDP sockets therefore updates with defer_close
+ *    (the new rules steer nothing to them, they stay open), lets their
+ *    workers answer what is queued, stops those workers, and only then
+ *    closes the sockets (finish_closing()).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
