@@ -491,6 +491,34 @@ SKSTEER_API int sksteer_group__socket(const struct sksteer_group *grp,
 SKSTEER_API int sksteer_group__update(struct sksteer_group *grp,
 				      const struct sksteer_service *svc);
 
+struct sksteer_update_opts {
+	size_t sz;
+	/*
+	 * Leave the sockets the update takes out open: they stay in the
+	 * kernel's group, but the attached rules steer nothing to them, so
+	 * their owner can serve what is queued in them before
+	 * sksteer_group__close_deferred() closes them. A further update is
+	 * refused (-EBUSY) until then.
+	 */
+	bool defer_close;
+	size_t : 0;
+};
+
+/* sksteer_group__update() with options (@opts may be NULL). */
+SKSTEER_API int
+sksteer_group__update_opts(struct sksteer_group *grp,
+			   const struct sksteer_service *svc,
+			   const struct sksteer_update_opts *opts);
+
+/*
+ * Close the sockets an update with defer_close left open, and steer the
+ * group as the kernel numbers it without them. For UDP, every other
+ * descriptor of them must be closed first (a UDP socket leaves the group
+ * with its last descriptor). Returns 0, or a negative errno when the
+ * final program could not be attached (the sockets are closed anyway).
+ */
+SKSTEER_API int sksteer_group__close_deferred(struct sksteer_group *grp);
+
 /*
  * eBPF backend: move the counters and description the group pins (see
  * sksteer_group_opts.pin_path) to the bpffs directory @pin_path, for

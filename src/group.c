@@ -1110,7 +1110,8 @@ int sksteer_group__position(const struct sksteer_group *grp, const char *pool,
 
 unsigned int sksteer_group__socket_cnt(const struct sksteer_group *grp)
 {
-	return grp ? grp->nsocks : 0;
+	/* the sockets a deferred close left open are no pool's */
+	return grp ? grp->nsocks - grp->ndeferred : 0;
 }
 
 int sksteer_group__close_socket(struct sksteer_group *grp, const char *pool,
@@ -1157,6 +1158,11 @@ void sksteer_group__free(struct sksteer_group *grp)
 		}
 		free(grp->pools[i].socks);
 	}
+	for (i = 0; i < grp->ndeferred; i++) {
+		close(grp->deferred[i]->fd);
+		free(grp->deferred[i]);
+	}
+	free(grp->deferred);
 	free(grp->pools);
 	free(grp->order);
 	free(grp->pin_path);
@@ -1448,30 +1454,135 @@ static int close_orphan(struct sksteer_group *grp, struct sk_gsock *s)
 	bool moves = s->pos != grp->nsocks - 1;
 	int err = 0;
 
+	/*
+	 * Classic BPF names sockets by position: the close moves the last
+	 * socket L into the hole, and until the program for the new order
+	 * is attached, what the program sends to L's old position (past the
+	 * end) is spread by the kernel's hash over the whole group, other
+	 * orphans included. An interim program that sends nothing to L
+	 * either (its flows go to the rest of its pool, or the pool's
+	 * fallback) returns only positions the close does not change, so
+	 * nothing is hashed. Without one (it does not compile), the window
+	 * of close_socket remains.
+	 */
+	if (moves && grp->ops->kind == SKSTEER_BACKEND_CBPF) {
+		struct sk_gsock *last = grp->order[grp->nsocks - 1];
+		struct sksteer_prog *interim;
+		int ierr;
+
+		interim = cbpf_compile(grp, last, false, &ierr);
+		if (interim)
+			cbpf_install(grp, interim);
+		sksteer_prog__free(interim);
+	}
 	sk_group_drop(grp, s);
-	/* classic BPF names sockets by position: the last one moved into
-	 * the hole, re-steer for it (the same window as close_socket) */
 	if (moves && grp->ops->kind == SKSTEER_BACKEND_CBPF)
 		err = grp->ops->attach(grp);
 	free(s);
 	return err;
 }
 
+/* Why a classic BPF group's closing listeners lose their queues. */
+static void warn_tcp_cbpf_close(const struct sksteer_group *grp, unsigned int n)
+{
+	if (!n || grp->svc->proto != IPPROTO_TCP ||
+	    grp->ops->kind != SKSTEER_BACKEND_CBPF)
+		return;
+	sk_warn("service '%s': closing %u listener(s) of pools that "
+		"shrank or went away: connections still queued or in "
+		"their handshake on them %s (the eBPF backend moves "
+		"them to the rest of their pool)\n",
+		grp->svc->name, n,
+		tcp_migrate_req() == 1 ?
+			"move to a listener of any pool that the "
+			"kernel's hash picks (net.ipv4.tcp_migrate_req "
+			"is 1; classic BPF cannot choose)" :
+			"are reset");
+}
+
+/*
+ * Close @n orphans (no pool holds them, nothing steers to them), the
+ * highest position first: closing the group's last socket moves nothing.
+ * Returns true when a program for the final order is still to attach.
+ */
+static bool close_orphans(struct sksteer_group *grp, struct sk_gsock **orphans,
+			  unsigned int n)
+{
+	bool resteer = false;
+	unsigned int i;
+
+	warn_tcp_cbpf_close(grp, n);
+	while (n) {
+		unsigned int best = 0;
+
+		for (i = 1; i < n; i++)
+			if (orphans[i]->pos > orphans[best]->pos)
+				best = i;
+		/* every program on the way was compiled by the precheck:
+		 * only the kernel refusing to attach (ENOMEM) fails here */
+		if (close_orphan(grp, orphans[best]))
+			resteer = true;
+		orphans[best] = orphans[--n];
+	}
+	return resteer;
+}
+
+int sksteer_group__close_deferred(struct sksteer_group *grp)
+{
+	int err = 0;
+
+	if (!grp)
+		return -EINVAL;
+	if (!grp->ndeferred)
+		return 0;
+	if (close_orphans(grp, grp->deferred, grp->ndeferred)) {
+		err = grp->ops->attach(grp);
+		if (err)
+			sk_warn("service '%s': the deferred sockets are closed, "
+				"but the program for the final order could not "
+				"be attached (%s): traffic for the sockets that "
+				"moved is spread by the kernel's hash until "
+				"sksteer_group__attach() succeeds\n",
+				grp->svc->name, strerror(-err));
+	}
+	free(grp->deferred);
+	grp->deferred = NULL;
+	grp->ndeferred = 0;
+	sk_debug("service '%s': deferred sockets closed: %u sockets\n",
+		 grp->svc->name, grp->nsocks);
+	return err;
+}
+
 int sksteer_group__update(struct sksteer_group *grp,
 			  const struct sksteer_service *nsvc)
+{
+	return sksteer_group__update_opts(grp, nsvc, NULL);
+}
+
+int sksteer_group__update_opts(struct sksteer_group *grp,
+			       const struct sksteer_service *nsvc,
+			       const struct sksteer_update_opts *opts)
 {
 	const struct sksteer_service *osvc;
 	struct sk_gpool *opools, *npools = NULL;
 	struct sk_gsock **orphans = NULL, **created = NULL, **dead = NULL;
 	unsigned int norphans = 0, ncreated = 0, ndead = 0, i, j;
-	bool resteer = false, applied_unsteered = false;
+	bool resteer = false, applied_unsteered = false, defer;
 	size_t p;
 	int err;
 
-	if (!grp || !nsvc)
+	if (!grp || !nsvc || !OPTS_VALID(opts, sksteer_update_opts))
 		return -EINVAL;
+	defer = OPTS_GET(opts, defer_close, false);
 	osvc = grp->svc;
 	opools = grp->pools;
+	if (grp->ndeferred) {
+		/* their pool indexes name the service they were left by */
+		sk_warn("service '%s': %u socket(s) of the last update are "
+			"still open (sksteer_group__close_deferred() first)\n",
+			osvc->name, grp->ndeferred);
+		return -EBUSY;
+	}
 	if (!grp->attached) {
 		sk_warn("service '%s': update needs a steered group\n",
 			osvc->name);
@@ -1566,33 +1677,15 @@ int sksteer_group__update(struct sksteer_group *grp,
 	if (err)
 		goto err_rollback;
 
-	/* close the orphans, the highest position first: closing the
-	 * group's last socket moves nothing. A TCP listener's queue goes
-	 * with it, unless the eBPF program migrates it (SELECT_OR_MIGRATE);
-	 * classic BPF cannot */
-	if (norphans && nsvc->proto == IPPROTO_TCP &&
-	    grp->ops->kind == SKSTEER_BACKEND_CBPF)
-		sk_warn("service '%s': closing %u listener(s) of pools that "
-			"shrank or went away: connections still queued or in "
-			"their handshake on them %s (the eBPF backend moves "
-			"them to the rest of their pool)\n",
-			nsvc->name, norphans,
-			tcp_migrate_req() == 1 ?
-				"move to a listener of any pool that the "
-				"kernel's hash picks (net.ipv4.tcp_migrate_req "
-				"is 1; classic BPF cannot choose)" :
-				"are reset");
-	while (norphans) {
-		unsigned int best = 0;
-
-		for (i = 1; i < norphans; i++)
-			if (orphans[i]->pos > orphans[best]->pos)
-				best = i;
-		/* every program on the way was compiled by the precheck:
-		 * only the kernel refusing to attach (ENOMEM) fails here */
-		if (close_orphan(grp, orphans[best]))
-			resteer = true;
-		orphans[best] = orphans[--norphans];
+	/* close the orphans, or leave them for close_deferred(). A TCP
+	 * listener's queue goes with it, unless the eBPF program migrates
+	 * it (SELECT_OR_MIGRATE); classic BPF cannot */
+	if (defer && norphans) {
+		grp->deferred = orphans;
+		grp->ndeferred = norphans;
+		orphans = NULL;
+	} else {
+		resteer = close_orphans(grp, orphans, norphans);
 	}
 	if (resteer) {
 		err = grp->ops->attach(grp);

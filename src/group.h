@@ -75,6 +75,11 @@ struct sksteer_group {
 	uint16_t port; /* host order; 0 while unknown */
 	bool attached;
 	char *pin_path; /* eBPF: where to pin state for sksteer stats */
+	/* sockets an update took out but left open (defer_close): still
+	 * members of the kernel's group, steered to by nothing, in no pool;
+	 * sksteer_group__close_deferred() closes them */
+	struct sk_gsock **deferred;
+	unsigned int ndeferred;
 };
 
 extern const struct sk_backend_ops sk_ebpf_ops;

@@ -42,9 +42,11 @@
  *    any failure before exec through a close-on-exec pipe.
  *  - UDP sockets leave the kernel's reuseport group only when their last
  *    descriptor closes (TCP listeners leave at shutdown(), which the
- *    library uses). A reload that closes UDP sockets therefore stops
- *    their workers first: otherwise the kernel would keep them in the
- *    group while the library renumbers it without them.
+ *    library uses), and a datagram queued in a socket dies with it. A
+ *    reload that closes UDP sockets therefore updates with defer_close
+ *    (the new rules steer nothing to them, they stay open), lets their
+ *    workers answer what is queued, stops those workers, and only then
+ *    closes the sockets (finish_closing()).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -60,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -69,6 +72,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/sock_diag.h>
 
 #include "main.h"
 #include "model.h"
@@ -92,7 +96,15 @@ extern char **environ;
 #define KILL_GRACE_MS 2000
 /* a group's last process need not be our child, whose exit we hear of:
  * how often to look while waiting for a group to empty */
-#define DRAIN_POLL_MS	       100
+#define DRAIN_POLL_MS 100
+/* how often a reload looks at the queues of the sockets it closes */
+#define QUEUE_POLL_MS 5
+/* the least time between attaching the rules that steer away from a
+ * socket and finding its queue empty: a datagram the old rules steered
+ * to it on another CPU is queued within microseconds */
+#define QUEUE_SETTLE_MS 20
+/* the longest a reload waits for those queues to empty */
+#define QUEUE_DRAIN_MAX_MS     5000
 #define DEFAULT_RELOAD_TIMEOUT 120
 #define DEFAULT_RUNTIME_DIR    "/run/sksteer"
 /* a control request or reply; replies longer than this are cut */
@@ -1638,10 +1650,15 @@ struct plan {
 	bool renamed; /* @old was a service of another name */
 	bool closes_udp; /* the update closes UDP sockets */
 	bool updated;
+	/* the update left the sockets it takes out open, steered to by
+	 * nothing, for their workers to drain (defer_close) */
+	bool deferred;
 };
 
 static void start_service_workers(struct sup *s, struct svc_ent *e);
 static void reconcile(struct sup *s, struct svc_ent *e);
+static void reconcile_start(struct sup *s, struct svc_ent *e);
+static void loop_once(struct sup *s, int64_t deadline, bool defer);
 
 /*
  * A renamed eBPF service's counters follow it to the pin directory of its
@@ -1702,9 +1719,9 @@ static struct svc_ent *renamed_from(const struct sup *s,
 }
 
 /*
- * Stop the workers of the UDP sockets the planned updates close, and
- * wait until they are gone: a UDP socket leaves the kernel's group only
- * with its last descriptor (see the top of this file).
+ * Stop the workers of the UDP sockets the updates left open to close,
+ * and wait until they are gone: a UDP socket leaves the kernel's group
+ * only with its last descriptor (see the top of this file).
  */
 static bool stop_udp_workers(struct sup *s, const struct plan *plan,
 			     size_t nplan)
@@ -1716,7 +1733,7 @@ static bool stop_udp_workers(struct sup *s, const struct plan *plan,
 	for (i = 0; i < nplan; i++) {
 		const struct plan *p = &plan[i];
 
-		if (!p->closes_udp)
+		if (!p->deferred)
 			continue;
 		for (j = 0; j < s->nworkers; j++) {
 			struct worker *w = s->workers[j];
@@ -1738,6 +1755,102 @@ static bool stop_udp_workers(struct sup *s, const struct plan *plan,
 	     wait_gone(s, ids, n, now_ms() + s->stop_timeout + KILL_GRACE_MS);
 	free(ids);
 	return ok;
+}
+
+/* Bytes of kernel memory queued in the receive queue of @fd (SO_MEMINFO:
+ * the datagrams' buffers, 0 when nothing waits), or 0 when unknown. */
+static uint64_t queued_bytes(int fd)
+{
+	uint32_t mi[SK_MEMINFO_VARS] = { 0 };
+	socklen_t len = sizeof(mi);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len) ||
+	    len <= SK_MEMINFO_RMEM_ALLOC * sizeof(mi[0]))
+		return 0;
+	return mi[SK_MEMINFO_RMEM_ALLOC];
+}
+
+/*
+ * Finish the updates that left UDP sockets open (plan.deferred): the
+ * rules attached by the update steer nothing to them any more, so what
+ * they hold is what came before. Their workers serve it (until the
+ * queues are empty, at most QUEUE_DRAIN_MAX_MS or --stop-timeout), then
+ * receive SIGTERM, and once they are gone the sockets close and leave
+ * the group: nothing that was steered to them is lost. The workers of
+ * the new sockets start first, so that what the new rules send them
+ * waits no longer than it must.
+ */
+static void finish_closing(struct sup *s, struct plan *plan, size_t nplan,
+			   int64_t attached_at)
+{
+	int64_t start = now_ms(), limit, deadline;
+	uint64_t first = 0, left = 0;
+	int *fds = NULL;
+	size_t n = 0, i, j;
+
+	for (i = 0; i < nplan; i++) {
+		struct plan *p = &plan[i];
+
+		if (!p->deferred)
+			continue;
+		for (j = 0; j < p->nbefore; j++) {
+			if (!will_close(&p->before[j], p->nsvc))
+				continue;
+			fds = xrealloc(fds, n + 1, sizeof(*fds));
+			fds[n++] = p->before[j].fd;
+			first += queued_bytes(p->before[j].fd);
+		}
+		reconcile_start(s, p->old);
+	}
+	if (!n) {
+		free(fds);
+		return;
+	}
+	limit = s->stop_timeout < QUEUE_DRAIN_MAX_MS ? s->stop_timeout :
+						       QUEUE_DRAIN_MAX_MS;
+	deadline = start + limit;
+	for (;;) {
+		int64_t now = now_ms(), next;
+
+		left = 0;
+		for (i = 0; i < n; i++)
+			left += queued_bytes(fds[i]);
+		if ((!left && now >= attached_at + QUEUE_SETTLE_MS) ||
+		    now >= deadline)
+			break;
+		next = now + QUEUE_POLL_MS;
+		loop_once(s, next < deadline ? next : deadline, true);
+	}
+	if (left)
+		logm(s,
+		     "%zu UDP socket(s) to close: %llu bytes queued, %llu "
+		     "still queued after %lld ms (their workers do not read "
+		     "them): lost when the sockets close",
+		     n, (unsigned long long)first, (unsigned long long)left,
+		     (long long)(now_ms() - start));
+	else
+		logm(s,
+		     "%zu UDP socket(s) to close: %llu bytes queued, served "
+		     "by their workers in %lld ms",
+		     n, (unsigned long long)first,
+		     (long long)(now_ms() - start));
+	free(fds);
+	if (!stop_udp_workers(s, plan, nplan))
+		logm(s, "the workers of the UDP sockets to close did not "
+			"exit: the sockets stay in the group until they do, "
+			"and what the kernel sends them there is lost");
+	for (i = 0; i < nplan; i++) {
+		struct plan *p = &plan[i];
+		int err;
+
+		if (!p->deferred)
+			continue;
+		p->deferred = false;
+		err = sksteer_group__close_deferred(p->old->grp);
+		if (err)
+			logm(s, "service '%s': closing its sockets: %s",
+			     p->old->name, strerror(-err));
+	}
 }
 
 /*
@@ -1769,6 +1882,7 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 	char *msgs = NULL;
 	bool cfg_kept = false, partial = false;
 	ino_t *own = NULL;
+	int64_t attached_at = 0;
 	int err = 0, pass;
 
 	if (s->stopping) {
@@ -1889,24 +2003,22 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 	}
 
 	/*
-	 * The updates. Those that close UDP sockets go last, after their
-	 * workers are gone: stopped for nothing when an update fails, but
-	 * not for a failure of another service's update.
+	 * The updates. One that closes UDP sockets leaves them open
+	 * (defer_close): its rules steer nothing to them, their workers
+	 * serve what is queued, and finish_closing() closes them. Those
+	 * updates go last: a failure of another service's update then
+	 * closes nothing.
 	 */
 	for (pass = 0; pass < 2; pass++) {
-		if (pass && !stop_udp_workers(s, plan, nplan)) {
-			snprintf(why, sizeof(why),
-				 "the workers of the UDP sockets to close did "
-				 "not exit, so the sockets cannot leave the "
-				 "group");
-			goto rollback;
-		}
 		for (i = 0; i < nplan; i++) {
 			struct plan *p = &plan[i];
+			SKSTEER_OPTS(sksteer_update_opts, uo,
+				     .defer_close = p->closes_udp);
 
 			if (!p->old || p->closes_udp != (pass == 1))
 				continue;
-			err = sksteer_group__update(p->old->grp, p->nsvc);
+			err = sksteer_group__update_opts(p->old->grp, p->nsvc,
+							 &uo);
 			if (err) {
 				snprintf(why, sizeof(why), "service '%s': %s",
 					 sksteer_service__name(p->nsvc),
@@ -1914,8 +2026,11 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 				goto rollback;
 			}
 			p->updated = true;
+			p->deferred = p->closes_udp;
+			attached_at = now_ms();
 		}
 	}
+	finish_closing(s, plan, nplan, attached_at);
 
 	/* applied: from here on nothing fails */
 	for (i = 0; i < nplan; i++) {
@@ -2022,6 +2137,9 @@ static int do_reload(struct sup *s, struct sbuf *rep)
 	goto out;
 
 rollback:
+	/* the sockets taken out are served and closed first: an update
+	 * back creates new ones for them */
+	finish_closing(s, plan, nplan, attached_at);
 	/* put back the services already updated: the old rules again */
 	for (j = 0; j < nplan; j++) {
 		struct plan *p = &plan[j];
@@ -2191,6 +2309,43 @@ static void reconcile(struct sup *s, struct svc_ent *e)
 				w = s->workers[j];
 		if (w) {
 			/* the pool's name and index are stable */
+			free(ws[i].pool);
+			continue;
+		}
+		{
+			struct wsock *one = xcalloc(1, sizeof(*one));
+
+			*one = ws[i];
+			worker_launch(s, worker_new(s, e, one, 1));
+		}
+	}
+	free(ws);
+}
+
+/*
+ * The part of reconcile() that only adds: a worker for each socket of the
+ * service that has none (one worker per socket). Workers of sockets that
+ * are closing keep running.
+ */
+static void reconcile_start(struct sup *s, struct svc_ent *e)
+{
+	struct wsock *ws;
+	unsigned int n, i;
+	size_t j;
+
+	/* one worker per service: its replacement holds the new set and
+	 * starts once the old one may go (reconcile) */
+	if (s->per_service || group_socks(e->grp, &ws, &n))
+		return;
+	for (i = 0; i < n; i++) {
+		struct worker *w = NULL;
+
+		for (j = 0; j < s->nworkers && !w; j++)
+			if (s->workers[j]->svc == e &&
+			    !s->workers[j]->retired &&
+			    s->workers[j]->socks[0].ino == ws[i].ino)
+				w = s->workers[j];
+		if (w) {
 			free(ws[i].pool);
 			continue;
 		}
