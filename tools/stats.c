@@ -24,10 +24,12 @@ static void help(FILE *out)
 		"drops. With no SERVICE, every group pinned under the pin root.\n"
 		"\n"
 		"Options:\n"
-		"  -r, --pin-root DIR  where groups are pinned (default %s)\n"
+		"  -r, --pin-root DIR  where groups are pinned (default %s in\n"
+		"                      the initial network namespace,\n"
+		"                      %s-netns/INODE in another)\n"
 		"  -f, --format FMT    text (default), json (same as -j) or\n"
 		"                      prometheus (the text exposition format)\n",
-		BIN_NAME, SKSTEER_PIN_ROOT);
+		BIN_NAME, SKSTEER_PIN_ROOT, SKSTEER_PIN_ROOT);
 	print_common_opts(out);
 }
 
