@@ -71,7 +71,10 @@ start a
 start b
 ok=0
 for _ in $(seq $((100 * slow))); do
-	[ -e "$T/rt-a/web.sock" ] && [ -e "$T/rt-b/web.sock" ] && { ok=1; break; }
+	# the control socket may come before the pins: wait for both
+	[ -e "$T/rt-a/web.sock" ] && [ -e "$T/rt-b/web.sock" ] &&
+		[ "$(ls /sys/fs/bpf/sksteer-netns/*/web/meta 2>/dev/null | wc -l)" = 2 ] &&
+		{ ok=1; break; }
 	sleep 0.05
 done
 [ $ok = 1 ] || { echo "not both started:"; cat "$T/a.out" "$T/b.out"; }
@@ -98,7 +101,8 @@ if [ "$(stat -L -c %i /proc/self/ns/net)" = "$(stat -L -c %i /proc/1/ns/net 2>/d
 		>"$T/init.out" 2>&1 &
 	pi=$!
 	for _ in $(seq $((100 * slow))); do
-		[ -e "$T/rt-init/init.sock" ] && break
+		[ -e "$T/rt-init/init.sock" ] && [ -e /sys/fs/bpf/sksteer/web/meta ] &&
+			break
 		sleep 0.05
 	done
 	[ -e /sys/fs/bpf/sksteer/web/meta ] && echo "pin-init ok"
@@ -149,7 +153,7 @@ ip netns exec "$NS" "$bin" run --runtime-dir "$T/rt-x" "$T/web.conf" \
 	-- sleep 600 >"$T/x.out" 2>&1 &
 pids+=($!)
 for _ in $(seq $((100 * slow))); do
-	[ -e "$T/rt-x/web.sock" ] && break
+	[ -e "$T/rt-x/web.sock" ] && grep -q "reload with" "$T/x.out" && break
 	sleep 0.05
 done
 ip netns exec "$NS" bash -c 'for i in 1 2 3; do
