@@ -403,8 +403,24 @@ struct sksteer_group_opts {
 	size_t : 0;
 };
 
-/* Where `sksteer run` pins each group: SKSTEER_PIN_ROOT/<service>. */
+/*
+ * Where `sksteer run` pins each group of the initial network namespace:
+ * SKSTEER_PIN_ROOT/<service>. Other network namespaces have a directory
+ * of their own: see sksteer_pin_root().
+ */
 #define SKSTEER_PIN_ROOT "/sys/fs/bpf/sksteer"
+
+/*
+ * The default pin root of the calling thread's network namespace, into
+ * @buf: SKSTEER_PIN_ROOT in the initial network namespace, else
+ * /sys/fs/bpf/sksteer-netns/<inode> (the inode of /proc/self/ns/net), so
+ * that groups of one name in two namespaces never meet. When /sys/fs/bpf
+ * is not a bpffs in this mount namespace (`ip netns exec` mounts a fresh
+ * /sys) and the initial mount namespace's is reachable as
+ * /proc/1/root/sys/fs/bpf, the path goes through it. 0, or -ENAMETOOLONG
+ * or another negative errno.
+ */
+SKSTEER_API int sksteer_pin_root(char *buf, size_t size);
 
 /*
  * Create the service's sockets in group order (pools in declaration order,

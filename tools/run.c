@@ -2713,7 +2713,9 @@ static void help_run(FILE *out)
 		"$XDG_RUNTIME_DIR/sksteer)\n"
 		"      --pin-root DIR     eBPF: pin each group at DIR/SERVICE "
 		"(default\n"
-		"                         %s)\n"
+		"                         %s in the initial network\n"
+		"                         namespace, %s-netns/INODE in "
+		"another)\n"
 		"  -t, --stop-timeout SEC how long workers get to exit after "
 		"SIGTERM before\n"
 		"                         SIGKILL (default %d)\n"
@@ -2729,7 +2731,7 @@ static void help_run(FILE *out)
 		"standard error:\n"
 		"standard output holds the JSON report alone.\n",
 		BIN_NAME, DEFAULT_RUNTIME_DIR, SKSTEER_PIN_ROOT,
-		DEFAULT_STOP_TIMEOUT_MS / 1000);
+		SKSTEER_PIN_ROOT, DEFAULT_STOP_TIMEOUT_MS / 1000);
 	print_common_opts(out);
 }
 
@@ -2803,12 +2805,12 @@ static int do_run(int argc, char **argv)
 		.ctlfd = -1,
 		.lockfd = -1,
 		.devnull = -1,
-		.pin_root = SKSTEER_PIN_ROOT,
+		.pin_root = NULL, /* sksteer_pin_root() unless given */
 		.stop_timeout = DEFAULT_STOP_TIMEOUT_MS,
 	}, *s = &sup;
 	const char *user = NULL, *group = NULL, *name = NULL, *rdir = NULL;
 	struct sksteer_service **svcs = NULL;
-	char namebuf[NAME_MAX_LEN + 8], why[1024];
+	char namebuf[NAME_MAX_LEN + 8], why[1024], pinbuf[PATH_MAX];
 	int c, ret, dd, nargs, nsvc, i;
 	struct sksteer_config *cfg;
 	sigset_t mask;
@@ -2884,6 +2886,17 @@ static int do_run(int argc, char **argv)
 				 "the command ('%s' is extra)",
 				 argv[optind + 1]);
 	s->file = argv[optind];
+	/* per network namespace, so that `sksteer stats` in the same one
+	 * finds it and groups of one name in two never meet */
+	if (!s->pin_root) {
+		ret = sksteer_pin_root(pinbuf, sizeof(pinbuf));
+		if (ret) {
+			p_err("run: the pin root of this network namespace: %s",
+			      strerror(-ret));
+			return 1;
+		}
+		s->pin_root = pinbuf;
+	}
 	if (dd >= argc || dd + 1 >= argc)
 		return usage_err(&cmd_run,
 				 "run: no worker command: give it after '--' "

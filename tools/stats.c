@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 
 #include "main.h"
 
@@ -20,10 +24,12 @@ static void help(FILE *out)
 		"drops. With no SERVICE, every group pinned under the pin root.\n"
 		"\n"
 		"Options:\n"
-		"  -r, --pin-root DIR  where groups are pinned (default %s)\n"
+		"  -r, --pin-root DIR  where groups are pinned (default %s in\n"
+		"                      the initial network namespace,\n"
+		"                      %s-netns/INODE in another)\n"
 		"  -f, --format FMT    text (default), json (same as -j) or\n"
 		"                      prometheus (the text exposition format)\n",
-		BIN_NAME, SKSTEER_PIN_ROOT);
+		BIN_NAME, SKSTEER_PIN_ROOT, SKSTEER_PIN_ROOT);
 	print_common_opts(out);
 }
 
@@ -224,6 +230,95 @@ static int list_groups(const char *root, char ***out)
 	return n;
 }
 
+/* "@dir/@name", malloc'd; NULL when out of memory */
+static char *join(const char *dir, const char *name)
+{
+	size_t a = strlen(dir), b = strlen(name);
+	char *p = malloc(a + b + 2);
+
+	if (p) {
+		memcpy(p, dir, a);
+		p[a] = '/';
+		memcpy(p + a + 1, name, b + 1);
+	}
+	return p;
+}
+
+/* Is @path a directory on a bpffs? Its device in *@dev. */
+static bool bpffs_dir(const char *path, dev_t *dev)
+{
+	struct statfs sfs;
+	struct stat sb;
+
+	if (statfs(path, &sfs) || sfs.f_type != BPF_FS_MAGIC ||
+	    stat(path, &sb) || !S_ISDIR(sb.st_mode))
+		return false;
+	*dev = sb.st_dev;
+	return true;
+}
+
+/*
+ * @root as seen by the processes of this network namespace that live in
+ * another mount namespace, each bpffs once, appended to *@roots.
+ *
+ * `ip netns exec` gives every command a mount namespace of its own with a
+ * fresh /sys: when the initial mount namespace's bpffs cannot be reached
+ * (/proc/1/root needs ptrace access to PID 1), a supervisor started that
+ * way pins on a bpffs it mounted in its own mount namespace, which no
+ * later `ip netns exec` sees at /sys/fs/bpf. Its /proc/PID/root does:
+ * the pins are found through the processes sharing this network
+ * namespace. Only for the default root, which is under /sys/fs/bpf.
+ */
+static void other_mount_ns_roots(const char *root, char ***roots, int *n)
+{
+	struct stat net, mnt, sb;
+	dev_t seen[64], dev;
+	int nseen = 0, i;
+	struct dirent *de;
+	DIR *d;
+
+	if (strncmp(root, "/sys/fs/bpf/", 12) ||
+	    stat("/proc/self/ns/net", &net) || stat("/proc/self/ns/mnt", &mnt))
+		return;
+	if (bpffs_dir(root, &dev))
+		seen[nseen++] = dev;
+	d = opendir("/proc");
+	if (!d)
+		return;
+	while ((de = readdir(d)) && nseen < (int)ARRAY_SIZE(seen)) {
+		char path[PATH_MAX], **nr;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    atoi(de->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+		if (stat(path, &sb) || sb.st_dev != net.st_dev ||
+		    sb.st_ino != net.st_ino)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/mnt", de->d_name);
+		if (stat(path, &sb) ||
+		    (sb.st_dev == mnt.st_dev && sb.st_ino == mnt.st_ino))
+			continue;
+		if (snprintf(path, sizeof(path), "/proc/%s/root%s", de->d_name,
+			     root) >= (int)sizeof(path) ||
+		    !bpffs_dir(path, &dev))
+			continue;
+		for (i = 0; i < nseen && seen[i] != dev; i++)
+			;
+		if (i < nseen)
+			continue;
+		seen[nseen++] = dev;
+		nr = realloc(*roots, (size_t)(*n + 1) * sizeof(*nr));
+		if (!nr)
+			break;
+		*roots = nr;
+		if (!(nr[*n] = strdup(path)))
+			break;
+		(*n)++;
+	}
+	closedir(d);
+}
+
 static int do_stats(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -232,11 +327,12 @@ static int do_stats(int argc, char **argv)
 		COMMON_LONGOPTS,
 		{ 0 },
 	};
-	const char *root = SKSTEER_PIN_ROOT;
+	char rootbuf[PATH_MAX], **roots = NULL, **paths = NULL;
+	const char *root = NULL;
 	struct sksteer_stats **sts = NULL;
 	char **names = NULL;
 	enum fmt fmt = FMT_TEXT;
-	int c, ret, n, i, nst = 0, bad = 0;
+	int c, ret, n = 0, i, r, nst = 0, bad = 0, nroots = 0;
 	bool listed;
 
 	cmd_opts_reset();
@@ -269,20 +365,82 @@ static int do_stats(int argc, char **argv)
 		fmt = FMT_JSON;
 	if (fmt == FMT_JSON)
 		json_output = true; /* --format json: the same document as -j */
+	roots = calloc(1, sizeof(*roots));
+	if (!roots) {
+		p_err("out of memory");
+		return 1;
+	}
+	if (!root) {
+		/* the directory of this network namespace, as run chose it */
+		ret = sksteer_pin_root(rootbuf, sizeof(rootbuf));
+		if (ret) {
+			p_err("stats: the pin root of this network namespace: "
+			      "%s",
+			      strerror(-ret));
+			free(roots);
+			return 1;
+		}
+		root = rootbuf;
+		roots[nroots++] = strdup(root);
+		other_mount_ns_roots(root, &roots, &nroots);
+	} else {
+		roots[nroots++] = strdup(root);
+	}
 	listed = optind >= argc;
 	if (listed) {
-		n = list_groups(root, &names);
-		if (n < 0)
-			return 1;
+		/* every group under every root, each with its path */
+		for (r = 0; r < nroots; r++) {
+			char **rn = NULL, **nn, **np;
+			int k, m = roots[r] ? list_groups(roots[r], &rn) : -1;
+
+			if (m < 0) {
+				ret = 1;
+				goto out;
+			}
+			nn = realloc(names, (size_t)(n + m + 1) * sizeof(*nn));
+			if (nn)
+				names = nn;
+			np = realloc(paths, (size_t)(n + m + 1) * sizeof(*np));
+			if (np)
+				paths = np;
+			if (!nn || !np) {
+				p_err("out of memory");
+				ret = 1;
+				goto out;
+			}
+			for (k = 0; k < m; k++, n++) {
+				names[n] = rn[k];
+				paths[n] = join(roots[r], rn[k]);
+			}
+			free(rn);
+		}
 	} else {
 		n = argc - optind;
 		names = calloc((size_t)n, sizeof(*names));
-		if (!names) {
+		paths = calloc((size_t)n, sizeof(*paths));
+		if (!names || !paths) {
 			p_err("out of memory");
-			return 1;
+			ret = 1;
+			goto out;
 		}
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			names[i] = strdup(argv[optind + i]);
+			if (!names[i] || strchr(names[i], '/'))
+				continue;
+			/* the first root that has it */
+			for (r = 0; r < nroots; r++) {
+				struct stat sb;
+
+				free(paths[i]);
+				paths[i] = join(roots[r], names[i]);
+				if (!stat(paths[i], &sb) || errno != ENOENT)
+					break;
+			}
+			if (r == nroots) {
+				free(paths[i]);
+				paths[i] = join(root, names[i]);
+			}
+		}
 	}
 	sts = calloc((size_t)(n ? n : 1), sizeof(*sts));
 	if (!sts) {
@@ -291,11 +449,10 @@ static int do_stats(int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		char path[PATH_MAX];
+		const char *path = paths[i];
 
-		if (!names[i] || strchr(names[i], '/') ||
-		    snprintf(path, sizeof(path), "%s/%s", root, names[i]) >=
-			    (int)sizeof(path)) {
+		if (!names[i] || strchr(names[i], '/') || !path ||
+		    strlen(path) >= PATH_MAX) {
 			p_err("invalid service name '%s'",
 			      names[i] ? names[i] : "");
 			bad++;
@@ -354,8 +511,14 @@ out:
 	for (i = 0; i < nst; i++)
 		sksteer_stats__free(sts[i]);
 	free(sts);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(names[i]);
+		free(paths ? paths[i] : NULL);
+	}
 	free(names);
+	free(paths);
+	for (r = 0; r < nroots; r++)
+		free(roots[r]);
+	free(roots);
 	return ret;
 }
