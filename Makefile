@@ -37,6 +37,7 @@ check: deps
 check-kernels: deps
 	@scripts/install-deps kernels
 	$(MAKE) all
+	$(MAKE) -C bench
 	@tests/kernels/check-kernels
 
 fuzz: all
