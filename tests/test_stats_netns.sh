@@ -100,13 +100,15 @@ if [ "$(stat -L -c %i /proc/self/ns/net)" = "$(stat -L -c %i /proc/1/ns/net 2>/d
 	"$bin" run --runtime-dir "$T/rt-init" "$T/init.conf" -- sleep 600 \
 		>"$T/init.out" 2>&1 &
 	pi=$!
+	# the description is pinned before the counters: wait for stats
+	# to read the whole group, not for the first pin
 	for _ in $(seq $((100 * slow))); do
-		[ -e "$T/rt-init/init.sock" ] && [ -e /sys/fs/bpf/sksteer/web/meta ] &&
-			break
+		[ -e "$T/rt-init/init.sock" ] &&
+			"$bin" stats web >/dev/null 2>&1 && break
 		sleep 0.05
 	done
 	[ -e /sys/fs/bpf/sksteer/web/meta ] && echo "pin-init ok"
-	"$bin" stats web >/dev/null 2>&1 && echo "stats-init ok"
+	"$bin" stats web >"$T/init.stats" 2>&1 && echo "stats-init ok"
 	kill $pi; wait $pi
 else
 	echo "pin-init unknown"
@@ -140,7 +142,7 @@ if grep -q "^pin-init unknown" "$T/two.log"; then
 elif grep -q "^pin-init ok" "$T/two.log" && grep -q "^stats-init ok" "$T/two.log"; then
 	pass initial-path
 else
-	fail initial-path "$(tr '\n' '|' <"$T/two.log"; cat "$T/init.out" 2>/dev/null)"
+	fail initial-path "$(tr '\n' '|' <"$T/two.log"; cat "$T/init.out" "$T/init.stats" 2>/dev/null | tr '\n' '|')"
 fi
 
 # --- 2: ip netns exec run, ip netns exec stats ------------------------
