@@ -92,10 +92,10 @@ TEST(large_sets_linear)
 				" set big {");
 	for (i = 0; i < 60000; i++)
 		len += (size_t)snprintf(text + len, cap - len,
-					"%s10.%zu.%zu.0/25", i ? "," : "",
+					"%s100.%zu.%zu.0/25", i ? "," : "",
 					i / 256, i % 256);
 	len += (size_t)snprintf(text + len, cap - len,
-				"}\n rule from 10.0.0.0/8 pool a\n"
+				"}\n rule from 100.0.0.0/8 pool a\n"
 				" rule from @big pool a\n}\n");
 	cfg = parse(text);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
