@@ -2254,6 +2254,37 @@ static void start_service_workers(struct sup *s, struct svc_ent *e)
 }
 
 /*
+ * A worker for each of the @n sockets @ws of @e that no running worker
+ * holds (one worker per socket); takes @ws.
+ */
+static void start_missing(struct sup *s, struct svc_ent *e, struct wsock *ws,
+			  unsigned int n)
+{
+	unsigned int i;
+	size_t j;
+
+	for (i = 0; i < n; i++) {
+		struct worker *w = NULL;
+		struct wsock *one;
+
+		for (j = 0; j < s->nworkers && !w; j++)
+			if (s->workers[j]->svc == e &&
+			    !s->workers[j]->retired &&
+			    s->workers[j]->socks[0].ino == ws[i].ino)
+				w = s->workers[j];
+		if (w) {
+			/* the pool's name and index are stable */
+			free(ws[i].pool);
+			continue;
+		}
+		one = xcalloc(1, sizeof(*one));
+		*one = ws[i];
+		worker_launch(s, worker_new(s, e, one, 1));
+	}
+	free(ws);
+}
+
+/*
  * After an update: every socket of the service has a worker, and every
  * worker holds sockets that are still the service's. Workers of sockets
  * that closed are stopped (they finish what they accepted); the sockets
@@ -2262,7 +2293,7 @@ static void start_service_workers(struct sup *s, struct svc_ent *e)
 static void reconcile(struct sup *s, struct svc_ent *e)
 {
 	struct wsock *ws;
-	unsigned int n, i;
+	unsigned int n;
 	size_t j;
 
 	if (group_socks(e->grp, &ws, &n)) {
@@ -2299,27 +2330,7 @@ static void reconcile(struct sup *s, struct svc_ent *e)
 		    !wsocks_has(ws, n, w->socks[0].ino))
 			worker_retire(s, w, SIGTERM);
 	}
-	for (i = 0; i < n; i++) {
-		struct worker *w = NULL;
-
-		for (j = 0; j < s->nworkers && !w; j++)
-			if (s->workers[j]->svc == e &&
-			    !s->workers[j]->retired &&
-			    s->workers[j]->socks[0].ino == ws[i].ino)
-				w = s->workers[j];
-		if (w) {
-			/* the pool's name and index are stable */
-			free(ws[i].pool);
-			continue;
-		}
-		{
-			struct wsock *one = xcalloc(1, sizeof(*one));
-
-			*one = ws[i];
-			worker_launch(s, worker_new(s, e, one, 1));
-		}
-	}
-	free(ws);
+	start_missing(s, e, ws, n);
 }
 
 /*
@@ -2330,33 +2341,13 @@ static void reconcile(struct sup *s, struct svc_ent *e)
 static void reconcile_start(struct sup *s, struct svc_ent *e)
 {
 	struct wsock *ws;
-	unsigned int n, i;
-	size_t j;
+	unsigned int n;
 
 	/* one worker per service: its replacement holds the new set and
 	 * starts once the old one may go (reconcile) */
 	if (s->per_service || group_socks(e->grp, &ws, &n))
 		return;
-	for (i = 0; i < n; i++) {
-		struct worker *w = NULL;
-
-		for (j = 0; j < s->nworkers && !w; j++)
-			if (s->workers[j]->svc == e &&
-			    !s->workers[j]->retired &&
-			    s->workers[j]->socks[0].ino == ws[i].ino)
-				w = s->workers[j];
-		if (w) {
-			free(ws[i].pool);
-			continue;
-		}
-		{
-			struct wsock *one = xcalloc(1, sizeof(*one));
-
-			*one = ws[i];
-			worker_launch(s, worker_new(s, e, one, 1));
-		}
-	}
-	free(ws);
+	start_missing(s, e, ws, n);
 }
 
 /* ---- the control socket ---- */
