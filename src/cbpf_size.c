@@ -29,10 +29,6 @@
 
 #include "internal.h"
 
-#ifndef SO_ATTACH_REUSEPORT_CBPF
-#define SO_ATTACH_REUSEPORT_CBPF 51
-#endif
-
 #define OPTMEM_PATH "/proc/sys/net/core/optmem_max"
 
 /*

@@ -21,16 +21,6 @@
 #define PORT	 8080
 #define UDP_PORT 5353
 
-#ifndef SO_ATTACH_REUSEPORT_CBPF
-#define SO_ATTACH_REUSEPORT_CBPF 51
-#endif
-#ifndef SO_ATTACH_REUSEPORT_EBPF
-#define SO_ATTACH_REUSEPORT_EBPF 52
-#endif
-#ifndef SO_DETACH_REUSEPORT_BPF
-#define SO_DETACH_REUSEPORT_BPF 68
-#endif
-
 static const char *const lo_addrs[] = {
 	"198.51.100.1",	 "198.51.100.2", "198.51.100.3", "198.51.100.10",
 	"198.51.100.11", "203.0.113.1",	 "203.0.113.2",	 NULL,
